@@ -1,0 +1,88 @@
+# etcd_wrapper.ops -- two commands: `make demo` and `make test` (see README.md)
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= $(CURDIR)/.venv
+BIN := $(VENV)/bin
+COLLECTIONS := $(CURDIR)/build/collections
+COLL := $(COLLECTIONS)/ansible_collections/etcd_wrapper/ops
+# ansible-test needs a real directory named ansible_collections/<ns>/<name>: a copy of the
+# tracked (and untracked, not ignored) files, refreshed before every ansible-test run.
+ATEST := $(CURDIR)/build/ansible-test/ansible_collections/etcd_wrapper/ops
+PIP_BOOTSTRAP := 24.2
+ATEST_CACHE := $(HOME)/.ansible/test/cache
+TESTBED_DIR ?= $(CURDIR)/.testbed
+
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PYTHONPATH := $(CURDIR)/tests
+export TESTBED_DIR
+export PATH := $(BIN):$(PATH)
+
+.PHONY: help venv link demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+
+help:
+	@echo "make demo    build the debug image with the local engine and push it to the local registry"
+	@echo "make test    sanity + unit + integration tests (starts podman, registries, kind node)"
+	@echo "make testbed-down  stop everything the tests/demo started"
+
+$(BIN)/ansible: test-requirements.txt requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -r test-requirements.txt -r requirements.txt
+	touch $@
+
+venv: $(BIN)/ansible
+
+link:
+	mkdir -p $(dir $(COLL))
+	ln -sfn $(CURDIR) $(COLL)
+
+ansible-test-cache: venv
+	mkdir -p $(ATEST_CACHE)
+	ls $(ATEST_CACHE)/pip-$(PIP_BOOTSTRAP)-*.whl >/dev/null 2>&1 || \
+	  $(BIN)/pip download -q --no-deps -d $(ATEST_CACHE) pip==$(PIP_BOOTSTRAP)
+	cp tests/tools/get_pip_offline.py $(ATEST_CACHE)/get_pip_$(subst .,_,$(PIP_BOOTSTRAP)).py
+
+atest-tree: ansible-test-cache
+	rm -rf $(ATEST) && mkdir -p $(ATEST)
+	git ls-files -z --cached --others --exclude-standard | \
+	  while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	  xargs -0 cp --parents -t $(ATEST)
+	# its own git index, so ansible-test lists exactly these files (the repo's .gitignore hides build/)
+	cd $(ATEST) && git init -q && git add -A
+
+sanity: atest-tree
+	cd $(ATEST) && ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
+
+units: atest-tree
+	cd $(ATEST) && ansible-test units --venv --python 3.11 --color no $(UNITS_ARGS)
+
+lint: venv link
+	ansible-lint --offline --profile production
+
+changelog-lint: venv
+	antsibull-changelog lint
+
+docs: venv link
+	ansible-doc etcd_wrapper.ops.etcd_debug_image >/dev/null
+	ansible-doc -t role etcd_wrapper.ops.debug_image >/dev/null
+	@echo "ansible-doc renders every module and role"
+
+integration: venv link
+	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+
+test: sanity units lint changelog-lint docs integration
+
+demo: venv link
+	$(BIN)/python -m testbed demo
+
+testbed-up: venv
+	$(BIN)/python -m testbed infra up
+
+testbed-down: venv
+	$(BIN)/python -m testbed down
+
+clean: testbed-down
+	rm -rf build
