@@ -33,7 +33,14 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._registry import 
 try:
     from docker.errors import APIError, DockerException, ImageNotFound
 except ImportError:  # reported by the module through missing_required_lib
-    APIError = DockerException = ImageNotFound = Exception
+    class DockerException(Exception):
+        pass
+
+    class APIError(DockerException):
+        pass
+
+    class ImageNotFound(APIError):
+        pass
 
 COLLECTION_VERSION = "0.1.0"
 KIND_LABEL = "io.x-k8s.kind.cluster"
@@ -63,7 +70,8 @@ def build_error(events_tail: list[str], error: str) -> PipelineError:
         if text.startswith("Step ") or marker != -1:
             step = text[marker:] if marker != -1 else text
     tail = [line.rstrip() for line in events_tail if line.strip()][-TAIL_LINES:]
-    last = [line for line in tail if not line.startswith("-->")][-3:]
+    # the step is named already; its digest lines ('--> abc') say nothing
+    last = [line for line in tail if not line.startswith("-->") and "STEP " not in line and not line.startswith("Step ")][-3:]
     where = f" at {step}" if step else ""
     msg = f"build failed{where}: {first_line(error)}"
     if last:
@@ -81,13 +89,21 @@ def push_error(event: dict) -> str | None:
     return None
 
 
+def error_tail(text: str, parts: int = 2) -> str:
+    """The end of a nested engine error ('...: exists in r: unauthorized: authentication required'
+    -> 'unauthorized: authentication required'), where the cause is."""
+    segments = [seg for seg in first_line(text).split(": ") if seg]
+    return ": ".join(segments[-parts:]) if segments else ""
+
+
 def describe_push_error(registry: str, text: str) -> str:
     low = text.lower()
-    if "unauthorized" in low or "authentication required" in low or "401" in low or "denied" in low:
-        return f"push to {registry} refused: authentication failed or access denied ({first_line(text)})"
+    cause = error_tail(text)
+    if "unauthorized" in low or "authentication required" in low or "denied" in low or "forbidden" in low:
+        return f"push to {registry} refused: authentication failed or access denied ({cause})"
     if "connection refused" in low or "no such host" in low or "i/o timeout" in low or "pinging container registry" in low:
-        return f"push failed: registry {registry} is unreachable ({first_line(text)})"
-    return f"push to {registry} failed: {first_line(text)}"
+        return f"push failed: registry {registry} is unreachable ({cause})"
+    return f"push to {registry} refused: {cause}"
 
 
 def image_summary(image) -> dict:
@@ -213,7 +229,7 @@ class DebugImagePipeline:
                 aux = event.get("aux") or {}
                 if aux.get("ID"):
                     image_id = aux["ID"]
-        except (APIError, DockerException) as exc:
+        except DockerException as exc:
             raise build_error(tail, getattr(exc, "explanation", None) or exc) from None
         except (socket.timeout, OSError) as exc:
             raise build_error(tail, f"engine stopped answering ({exc}); timeout={self.params['timeout']}s") from None
@@ -237,7 +253,7 @@ class DebugImagePipeline:
             if manifest is not None and manifest.get("mediaType") in INDEX_TYPES and image is not None:
                 child = pick_platform(manifest, image.attrs.get("Os", "linux"), image.attrs.get("Architecture", "amd64"))
                 if child:
-                    manifest, _ = registry.manifest(self.ref.repository, child)
+                    manifest, _child_digest = registry.manifest(self.ref.repository, child)
         except RegistryError as exc:
             raise PipelineError(str(exc)) from None
         if manifest is not None and image is not None and local_matches(
@@ -255,7 +271,7 @@ class DebugImagePipeline:
         self.note(f"pushing {self.ref.ref} (registry {state})")
         self._push()
         try:
-            _, new_digest = registry.manifest(self.ref.repository, self.ref.tag)
+            _manifest, new_digest = registry.manifest(self.ref.repository, self.ref.tag)
         except RegistryError as exc:
             raise PipelineError(f"pushed, but reading it back failed: {exc}") from None
         self.result["digest"] = new_digest
@@ -404,6 +420,7 @@ class DebugImagePipeline:
 
 def run_module(module) -> None:
     """Everything etcd_wrapper.ops.etcd_debug_image does, reported through module."""
+    pipeline = None
     try:
         client = docker_client(module.params)
         try:
@@ -414,7 +431,9 @@ def run_module(module) -> None:
     except EngineError as exc:
         module.fail_json(msg=str(exc))
     except PipelineError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except (DockerException, OSError) as exc:
+        module.fail_json(msg=exc.msg, progress=pipeline.progress if pipeline else [], **exc.details)
+    except DockerException as exc:
         module.fail_json(msg=f"container engine error: {first_line(exc)}")
+    except OSError as exc:
+        module.fail_json(msg=f"container engine connection failed: {first_line(exc)}")
     module.exit_json(**result)

@@ -21,7 +21,9 @@ try:
 except ImportError:
     HAS_DOCKER = False
     DOCKER_IMPORT_ERROR = traceback.format_exc()
-    DockerException = Exception  # keeps except clauses valid; never raised without the SDK
+
+    class DockerException(Exception):  # keeps except clauses valid; never raised without the SDK
+        pass
 
 DEFAULT_DOCKER_HOST = "unix:///var/run/docker.sock"
 

@@ -13,11 +13,10 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
-import ssl
 import urllib.error
 import urllib.parse
-import urllib.request
+
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
 
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
@@ -52,7 +51,7 @@ class ImageReference:
             raise ValueError(f"name '{name}' must be a repository without a tag; give the tag in 'tag'")
         if not _TAG_RE.match(tag or ""):
             raise ValueError(f"tag '{tag}' is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{{0,127}})")
-        first, _, rest = name.partition("/")
+        first, _sep, rest = name.partition("/")
         if rest and ("." in first or ":" in first or first == "localhost" or first.startswith("[")):
             if not _DOMAIN_RE.match(first):
                 raise ValueError(f"registry host '{first}' in name '{name}' is not valid")
@@ -98,7 +97,7 @@ def is_loopback(host: str) -> bool:
 
 def parse_www_authenticate(header: str) -> tuple[str, dict[str, str]]:
     """'Bearer realm="x",service="y"' -> ('bearer', {'realm': 'x', 'service': 'y'})."""
-    scheme, _, params = (header or "").strip().partition(" ")
+    scheme, _sep, params = (header or "").strip().partition(" ")
     values = dict(re.findall(r'(\w+)="([^"]*)"', params))
     return scheme.lower(), values
 
@@ -135,10 +134,7 @@ class RegistryClient:
         self.username = username
         self.password = password
         self.timeout = timeout
-        self.context = ssl.create_default_context()
-        if not validate_certs:
-            self.context.check_hostname = False
-            self.context.verify_mode = ssl.CERT_NONE
+        self.validate_certs = validate_certs
         self.scheme = None
         self.token = None
 
@@ -149,8 +145,8 @@ class RegistryClient:
         return "Basic " + base64.b64encode(raw).decode()
 
     def _open(self, url: str, headers: dict[str, str], method: str = "GET"):
-        req = urllib.request.Request(url, headers=headers, method=method)
-        return urllib.request.urlopen(req, timeout=self.timeout, context=self.context if url.startswith("https") else None)
+        return open_url(url, headers=headers, method=method, timeout=self.timeout,
+                        validate_certs=self.validate_certs, follow_redirects="safe")
 
     def _schemes(self):
         if self.scheme:
@@ -165,7 +161,7 @@ class RegistryClient:
                 return self._authorized(url, headers, scope), scheme
             except urllib.error.HTTPError:
                 raise
-            except (urllib.error.URLError, ssl.SSLError, socket.timeout, ConnectionError, OSError) as exc:
+            except (OSError, UrlsConnectionError) as exc:
                 last = exc
         reason = getattr(last, "reason", last)
         raise RegistryError(f"registry {self.registry} is unreachable: {reason}")
@@ -207,7 +203,7 @@ class RegistryClient:
                 body = json.loads(resp.read().decode("utf-8"))
         except urllib.error.HTTPError as exc:
             raise RegistryError(f"registry {self.registry} refused a token: HTTP {exc.code} {exc.reason}") from None
-        except (urllib.error.URLError, OSError, ValueError) as exc:
+        except (OSError, ValueError, UrlsConnectionError) as exc:
             raise RegistryError(f"token service {realm} failed: {getattr(exc, 'reason', exc)}") from None
         token = body.get("token") or body.get("access_token")
         if not token:

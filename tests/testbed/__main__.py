@@ -37,10 +37,15 @@ def auth_registry_port() -> int:
     return int(os.environ.get("TESTBED_AUTH_REGISTRY_PORT", "5001"))
 
 
+def readonly_registry_port() -> int:
+    return int(os.environ.get("TESTBED_RO_REGISTRY_PORT", "5002"))
+
+
 def infra_up(state: Path, log=print) -> dict[str, str]:
     """Engine + registry + base images; returns the environment to use them."""
     start = time.monotonic()
-    regs = [f"127.0.0.1:{registry_port()}", f"127.0.0.1:{auth_registry_port()}"]
+    # every registry the tests may start is plain HTTP: podman must know them as insecure
+    regs = [f"127.0.0.1:{port}" for port in (registry_port(), auth_registry_port(), readonly_registry_port())]
     log(f"testbed state: {state}")
     log("  podman system service (Docker-compatible API)")
     host = engine.up(state, regs)

@@ -74,8 +74,16 @@ def _api_answers(path: Path) -> bool:
             return False
 
 
+def _config_text(state: Path) -> str:
+    conf = state / "engine"
+    return "".join(p.read_text() for p in (conf / "containers.conf", conf / "storage.conf", conf / "registries.conf") if p.exists())
+
+
 def up(state: Path, insecure_registries: list[str]) -> str:
+    before = _config_text(state)
     write_config(state, insecure_registries)
+    if before and before != _config_text(state):
+        procs.stop(SERVICE, state)  # the service reads its config once: restart it
     sock = socket_path(state)
     if not procs.read_pid(state / "run" / f"{SERVICE}.pid"):
         sock.unlink(missing_ok=True)

@@ -14,7 +14,7 @@ def _name(port: int) -> str:
     return f"registry-{port}"
 
 
-def up(state: Path, port: int, htpasswd: tuple[str, str] | None = None) -> str:
+def up(state: Path, port: int, htpasswd: tuple[str, str] | None = None, readonly: bool = False) -> str:
     """Start a registry on 127.0.0.1:port (reused if running); returns 'host:port'."""
     name = _name(port)
     root = state / "registry" / str(port)
@@ -29,7 +29,8 @@ def up(state: Path, port: int, htpasswd: tuple[str, str] | None = None) -> str:
             "version: 0.1\n"
             "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
             f"storage:\n  filesystem:\n    rootdirectory: {root / 'data'}\n  delete:\n    enabled: true\n"
-            f"http:\n  addr: 127.0.0.1:{port}\n"
+            + ("  maintenance:\n    readonly:\n      enabled: true\n" if readonly else "")
+            + f"http:\n  addr: 127.0.0.1:{port}\n"
             + auth
         )
         procs.start(name, ["docker-registry", "serve", str(root / "config.yml")], state)
