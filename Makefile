@@ -20,12 +20,15 @@ export PYTHONPATH := $(CURDIR)/tests
 export TESTBED_DIR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help venv link demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+.PHONY: help deps venv link demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
 
 help:
 	@echo "make demo    build the debug image with the local engine and push it to the local registry"
 	@echo "make test    sanity + unit + integration tests (starts podman, registries, kind node)"
 	@echo "make testbed-down  stop everything the tests/demo started"
+
+deps:
+	tests/tools/install-system-deps.sh
 
 $(BIN)/ansible: test-requirements.txt requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -70,19 +73,19 @@ docs: venv link
 	ansible-doc -t role etcd_wrapper.ops.debug_image >/dev/null
 	@echo "ansible-doc renders every module and role"
 
-integration: venv link
+integration: deps venv link
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-test: sanity units lint changelog-lint docs integration
+test: deps sanity units lint changelog-lint docs integration
 
-demo: venv link
+demo: deps venv link
 	$(BIN)/python -m testbed demo
 
-testbed-up: venv
+testbed-up: deps venv
 	$(BIN)/python -m testbed infra up
 
-testbed-down: venv
-	$(BIN)/python -m testbed down
+testbed-down:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m testbed down; fi
 
 clean: testbed-down
 	rm -rf build

@@ -23,7 +23,7 @@ description:
   - Talks to the engine through the Docker SDK for Python, so it works with Docker Engine and
     with podman's Docker-compatible API.
 author:
-  - etcd_wrapper.ops contributors
+  - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:
   - etcd_wrapper.ops.docker
 attributes:
