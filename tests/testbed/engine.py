@@ -50,6 +50,8 @@ def write_config(state: Path, insecure_registries: list[str]) -> None:
         'events_logger = "file"\n'
         "exit_command_delay = 5\n"
         f'tmp_dir = "{conf / "tmp"}"\n'
+        "[network]\n"
+        f'network_config_dir = "{conf / "networks"}"\n'
     )
     (conf / "storage.conf").write_text(
         "[storage]\n"
@@ -99,6 +101,7 @@ def podman(state: Path, *args: str, input_: bytes | None = None, check: bool = T
 
 def down(state: Path) -> None:
     if (state / "engine" / "containers.conf").exists():
+        podman(state, "pod", "rm", "--all", "--force", "--time", "0", check=False, timeout=300)
         podman(state, "rm", "--all", "--force", "--time", "0", check=False, timeout=120)
         procs.run(["buildah", "rm", "--all"], env=conf_env(state), check=False, timeout=120)
     procs.stop(SERVICE, state)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -71,6 +72,10 @@ def _add_file(tar: tarfile.TarFile, src: str, dest: str, mode: int = 0o755) -> N
         tar.addfile(info, fh)
 
 
+ROOTFS_DIRS = {"etc": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+               "var": 0o755, "var/etcd": 0o755, "home": 0o755, "home/nonroot": 0o755}
+
+
 def _ldd(binary: str) -> list[str]:
     out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=False).stdout
     return re.findall(r"(/\S+\.so[^\s]*)", out)
@@ -85,27 +90,12 @@ def ensure_etcd_source(state: Path, log=print) -> str:
         if not os.path.exists(path):
             raise procs.TestbedError(f"{name} not found: install Debian's etcd-server and etcd-client")
     log(f"  making {ETCD_SOURCE} from {binaries['etcd']} and {binaries['etcdctl']}")
+    files = {f"usr/local/bin/{name}": Path(path) for name, path in binaries.items()}
+    for lib in sorted({lib for path in binaries.values() for lib in _ldd(path)}):
+        files[lib.lstrip("/")] = Path(lib)
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp, "rootfs.tar")
-        with tarfile.open(archive, "w") as tar:
-            for name in ("etc", "tmp", "usr", "usr/local", "usr/local/bin", "var", "var/etcd", "home", "home/nonroot"):
-                info = tarfile.TarInfo(name)
-                info.type = tarfile.DIRTYPE
-                info.mode = 0o1777 if name == "tmp" else 0o755
-                tar.addfile(info)
-            for name, path in binaries.items():
-                _add_file(tar, path, f"usr/local/bin/{name}")
-            libs = sorted({lib for path in binaries.values() for lib in _ldd(path)})
-            for lib in libs:
-                _add_file(tar, lib, lib.lstrip("/"), 0o755)
-            for fname, content in (("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"),
-                                   ("etc/group", "root:x:0:\nnonroot:x:65532:\n")):
-                data = content.encode()
-                info = tarfile.TarInfo(fname)
-                info.size = len(data)
-                info.mode = 0o644
-                import io
-                tar.addfile(info, io.BytesIO(data))
+        _rootfs_tar(archive, files, ROOTFS_DIRS)
         engine.podman(state, "import", "--change", 'ENTRYPOINT ["/usr/local/bin/etcd"]', str(archive), ETCD_SOURCE)
     return ETCD_SOURCE
 
@@ -132,3 +122,81 @@ def ensure_kind_node(state: Path, log=print) -> str:
         engine.podman(state, "build", "--network", "host", "--build-arg", f"BASE_IMAGE={BASE}",
                       "-t", KIND_NODE, ctx, timeout=900)
     return KIND_NODE
+
+
+BACKUP_RESTORE = "localhost/etcdops/backup-restore:stub"
+
+
+def _rootfs_tar(archive: Path, files: dict[str, Path], dirs: dict[str, int]) -> None:
+    """A minimal distroless-like rootfs: dirs, files (with parents), passwd/group with 65532."""
+    with tarfile.open(archive, "w") as tar:
+        for name, mode in dirs.items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE
+            info.mode = mode
+            tar.addfile(info)
+        for dest, src in files.items():
+            _add_file(tar, str(src), dest)
+        for fname, content in (("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"),
+                               ("etc/group", "root:x:0:\nnonroot:x:65532:\n")):
+            data = content.encode()
+            info = tarfile.TarInfo(fname)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+
+def ensure_backup_restore(state: Path, stub: Path, log=print) -> str:
+    """A shell-less image whose only program is the backup-restore stub, named etcdbrctl."""
+    if exists(state, BACKUP_RESTORE):
+        return BACKUP_RESTORE
+    log(f"  making {BACKUP_RESTORE}")
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = Path(tmp, "rootfs.tar")
+        _rootfs_tar(archive, {"usr/local/bin/etcdbrctl": stub}, ROOTFS_DIRS)
+        engine.podman(state, "import", "--change", 'ENTRYPOINT ["/usr/local/bin/etcdbrctl"]',
+                      "--change", "USER 65532:65532", str(archive), BACKUP_RESTORE)
+    return BACKUP_RESTORE
+
+
+def image_id(state: Path, ref: str) -> str:
+    return engine.podman(state, "image", "inspect", "--format", "{{.Id}}", ref).stdout.decode().strip()
+
+
+def push(state: Path, local: str, remote: str) -> str:
+    """Tag local as remote and push it unless the registry already serves this image."""
+    from . import registry as reg
+    host, _, rest = remote.partition("/")
+    repo, _, tag = rest.rpartition(":")
+    manifest = reg.manifest(host, repo, tag)
+    wanted = image_id(state, local)
+    if manifest and manifest.get("config", {}).get("digest", "").removeprefix("sha256:") == wanted.removeprefix("sha256:"):
+        return remote
+    engine.podman(state, "tag", local, remote)
+    engine.podman(state, "push", "--tls-verify=false", remote, timeout=600)
+    return remote
+
+
+def ensure_debug_image(state: Path, registry_host: str, tag: str, log=print) -> str:
+    """ops/Dockerfile built from the local base images and pushed to the fleet's registry."""
+    repo_root = Path(__file__).resolve().parents[2]
+    local = f"localhost/etcdops/etcd-debug:{tag}"
+    remote = f"{registry_host}/etcd-wrapper/etcd-debug:{tag}"
+    if not exists(state, local):
+        log(f"  building the debug image {local} from ops/Dockerfile")
+        engine.podman(state, "build", "--network", "host", "-f", str(repo_root / "ops" / "Dockerfile"),
+                      "--build-arg", f"BASE_IMAGE={ensure_base(state, log)}",
+                      "--build-arg", f"ETCD_IMAGE={ensure_etcd_source(state, log)}",
+                      "-t", local, str(repo_root), timeout=900)
+    return push(state, local, remote)
+
+
+def ops_tag() -> str:
+    """A tag that changes whenever ops/ (Dockerfile, cheatsheet) changes."""
+    import hashlib
+    ops = Path(__file__).resolve().parents[2] / "ops"
+    digest = hashlib.sha256()
+    for path in sorted(ops.rglob("*")):
+        if path.is_file():
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return "dev-" + digest.hexdigest()[:10]

@@ -7,6 +7,10 @@ from pathlib import Path
 from . import procs
 
 
+# EC P-256: etcd, Go and Python all take it, and key generation is ~50x faster than RSA 2048
+KEY_ARGS = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1")
+
+
 def _openssl(*args: str) -> None:
     procs.run(["openssl", *args])
 
@@ -15,8 +19,9 @@ def ca(directory: Path, name: str = "etcdops-test-ca") -> tuple[Path, Path]:
     directory.mkdir(parents=True, exist_ok=True)
     key, crt = directory / "ca.key", directory / "ca.crt"
     if not crt.exists():
-        _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(crt),
-                 "-days", "3650", "-subj", f"/CN={name}")
+        _openssl("req", "-x509", *KEY_ARGS, "-nodes", "-keyout", str(key), "-out", str(crt),
+                 "-days", "3650", "-subj", f"/CN={name}",
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
     return crt, key
 
 
@@ -28,9 +33,9 @@ def issue(directory: Path, ca_crt: Path, ca_key: Path, cn: str, usage: str,
     ext = directory / "ext.cnf"
     ext_usage = ",".join({"server": "serverAuth", "client": "clientAuth"}[u] for u in usage.split(","))
     san = ",".join([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips])
-    ext.write_text(f"extendedKeyUsage={ext_usage}\nkeyUsage=digitalSignature,keyEncipherment\n"
+    ext.write_text(f"extendedKeyUsage={ext_usage}\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
                    + (f"subjectAltName={san}\n" if san else ""))
-    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}")
+    _openssl("req", *KEY_ARGS, "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}")
     _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
              "-out", str(crt), "-days", "3650", "-extfile", str(ext))
     csr.unlink()
