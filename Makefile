@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/tests
 export TESTBED_DIR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv link demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+.PHONY: help deps venv link binaries fleet-up demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
 
 help:
 	@echo "make demo    build the debug image with the local engine and push it to the local registry"
@@ -73,7 +73,13 @@ docs: venv link
 	ansible-doc -t role etcd_wrapper.ops.debug_image >/dev/null
 	@echo "ansible-doc renders every module and role"
 
-integration: deps venv link
+# kube-apiserver + kubectl (k8s.io/kubernetes from the Go module proxy), etcdops-node
+# (virtual-kubelet + podman provider), backup-restore-stub; cold ~15 min on 2 cores, then cached
+binaries:
+	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/build.sh $(CURDIR)/build/bin
+	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/node/build.sh $(CURDIR)/build/bin
+
+integration: deps venv link binaries
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
 test: deps sanity units lint changelog-lint docs integration
@@ -83,6 +89,9 @@ demo: deps venv link
 
 testbed-up: deps venv
 	$(BIN)/python -m testbed infra up
+
+fleet-up: deps venv binaries
+	$(BIN)/python -m testbed up
 
 testbed-down:
 	@if [ -x $(BIN)/python ]; then $(BIN)/python -m testbed down; fi

@@ -126,3 +126,30 @@ def recap(stdout: str) -> dict[str, int]:
         if line.startswith("localhost") and "ok=" in line:
             return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
     raise AssertionError("no PLAY RECAP in:\n" + stdout)
+
+
+@pytest.fixture(scope="session")
+def fleet(infra, state) -> dict:
+    """The local fleet (TESTBED_TEST_CLUSTERS clusters, default 2), started once per session."""
+    from testbed import fleet as fleet_mod
+    from testbed import kube
+    count = int(os.environ.get("TESTBED_TEST_CLUSTERS", "2"))
+    etcds, members = ["etcd-main", "etcd-events"], 3
+    path = fleet_mod.up(state, count, etcds, members, infra["TESTBED_REGISTRY"], testbed_cli.insecure_registries(),
+                        log=lambda m: print(m, file=sys.stderr))
+    clients: dict = {}
+
+    def api(context: str):
+        if context not in clients:
+            clients[context] = kube.api_client(path, context)
+        return clients[context]
+
+    return {"kubeconfig": path, "contexts": [f"testbed-{i}" for i in range(1, count + 1)], "api": api,
+            "etcds": etcds, "members": members, "registry": infra["TESTBED_REGISTRY"]}
+
+
+@pytest.fixture(scope="session")
+def fleet_debug_image(infra, state) -> str:
+    from testbed import images
+    return images.ensure_debug_image(state, infra["TESTBED_REGISTRY"], images.ops_tag(),
+                                     log=lambda m: print(m, file=sys.stderr))

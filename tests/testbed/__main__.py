@@ -1,5 +1,11 @@
 """python -m testbed: the local parts the collection's tests and demo run against.
 
+  up [--clusters N] [--etcds etcd-main,etcd-events] [--members 3]
+                a fleet of N real Kubernetes clusters (kube-apiserver + etcd + a podman-backed
+                virtual-kubelet node each) running etcd-wrapper-shaped etcd pods; prints the
+                kubeconfig path (contexts testbed-1..N). Running twice reuses what runs.
+  status        what runs, per cluster
+  fault KIND    stop-member | nospace | backup-unhealthy | heal (see fault --help)
   infra up      podman's Docker-compatible API, the registry on 127.0.0.1, local base images
   infra env     shell exports for using them (DOCKER_HOST, CONTAINERS_*, ...)
   kind up NAME  a kind-shaped node container (containerd) for kind-load
@@ -19,7 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import engine, images, kindnode, procs, registry
+from . import engine, fleet, images, kindnode, procs, registry
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_KIND_CLUSTER = "etcdops-demo"
@@ -41,11 +47,15 @@ def readonly_registry_port() -> int:
     return int(os.environ.get("TESTBED_RO_REGISTRY_PORT", "5002"))
 
 
+def insecure_registries() -> list[str]:
+    """Every registry the tests may start is plain HTTP: podman must know them as insecure."""
+    return [f"127.0.0.1:{port}" for port in (registry_port(), auth_registry_port(), readonly_registry_port())]
+
+
 def infra_up(state: Path, log=print) -> dict[str, str]:
     """Engine + registry + base images; returns the environment to use them."""
     start = time.monotonic()
-    # every registry the tests may start is plain HTTP: podman must know them as insecure
-    regs = [f"127.0.0.1:{port}" for port in (registry_port(), auth_registry_port(), readonly_registry_port())]
+    regs = insecure_registries()
     log(f"testbed state: {state}")
     log("  podman system service (Docker-compatible API)")
     host = engine.up(state, regs)
@@ -69,6 +79,7 @@ def infra_env(state: Path, host: str | None = None) -> dict[str, str]:
 
 
 def down(state: Path, purge: bool) -> None:
+    fleet.down(state)
     for pidfile in sorted((state / "run").glob("registry-*.pid")) if (state / "run").exists() else []:
         registry.down(state, int(pidfile.stem.split("-", 1)[1]), wipe=purge)
     engine.down(state)
@@ -117,6 +128,19 @@ def main(argv: list[str] | None = None) -> int:
     kind.add_argument("cluster")
     kind.add_argument("--nodes", type=int, default=1)
     sub.add_parser("demo", help="build, push and kind-load the debug image")
+    fup = sub.add_parser("up", help="start (or reuse) the fleet")
+    fup.add_argument("--clusters", type=int, default=3)
+    fup.add_argument("--etcds", default="etcd-main,etcd-events")
+    fup.add_argument("--members", type=int, default=3)
+    sub.add_parser("status", help="what runs")
+    fault = sub.add_parser("fault", help="inject or heal a fault",
+                           description="stop-member: stop one member's etcd process; nospace: a real NOSPACE alarm "
+                                       "(members recreated with a small quota, then filled); backup-unhealthy: "
+                                       "backup-restore /healthz says false; heal: undo every recorded fault")
+    fault.add_argument("kind", choices=["stop-member", "nospace", "backup-unhealthy", "heal"])
+    fault.add_argument("--cluster", type=int, help="cluster index (default 1; heal: all)")
+    fault.add_argument("--etcd", default="etcd-main")
+    fault.add_argument("--member", type=int, default=2)
     stop = sub.add_parser("down", help="stop everything started here")
     stop.add_argument("--purge", action="store_true", help="also remove images, caches and state")
     args = parser.parse_args(argv)
@@ -134,6 +158,24 @@ def main(argv: list[str] | None = None) -> int:
                 kindnode.down(state, args.cluster)
         elif args.cmd == "demo":
             return demo(state)
+        elif args.cmd == "up":
+            env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
+            path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
+                            env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr))
+            print(path)
+        elif args.cmd == "fault":
+            from . import faults
+            if args.kind == "heal":
+                print("\n".join(faults.heal(state, args.cluster)) or "nothing to heal")
+            elif args.kind == "stop-member":
+                print(faults.stop_member(state, args.cluster or 1, args.etcd, args.member))
+            elif args.kind == "nospace":
+                print(faults.nospace(state, args.cluster or 1, args.etcd))
+            else:
+                print(faults.backup_unhealthy(state, args.cluster or 1, args.etcd))
+        elif args.cmd == "status":
+            import json
+            print(json.dumps(fleet.status(state), indent=1))
         elif args.cmd == "down":
             down(state, args.purge)
     except procs.TestbedError as exc:

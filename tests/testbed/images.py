@@ -166,8 +166,8 @@ def image_id(state: Path, ref: str) -> str:
 def push(state: Path, local: str, remote: str) -> str:
     """Tag local as remote and push it unless the registry already serves this image."""
     from . import registry as reg
-    host, _, rest = remote.partition("/")
-    repo, _, tag = rest.rpartition(":")
+    host, _sep, rest = remote.partition("/")
+    repo, _sep, tag = rest.rpartition(":")
     manifest = reg.manifest(host, repo, tag)
     wanted = image_id(state, local)
     if manifest and manifest.get("config", {}).get("digest", "").removeprefix("sha256:") == wanted.removeprefix("sha256:"):

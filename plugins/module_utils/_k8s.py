@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to the etcd_wrapper.ops collection: Kubernetes connection options named as
+kubernetes.core names them (with K8S_AUTH_* environment fallbacks, so AWX's Kubernetes
+credential works unchanged) and one API client per (kubeconfig, context) -- never the
+process-global default configuration, which could leak one cluster's settings into another."""
+
+from __future__ import annotations
+
+import json
+import traceback
+
+from ansible.module_utils.basic import env_fallback
+
+try:
+    from kubernetes import client as k8s_client
+    from kubernetes import config as k8s_config
+    from kubernetes.config.config_exception import ConfigException
+    HAS_K8S = True
+    K8S_IMPORT_ERROR = None
+except ImportError:
+    HAS_K8S = False
+    K8S_IMPORT_ERROR = traceback.format_exc()
+
+    class ConfigException(Exception):  # keeps except clauses valid; never raised without the library
+        pass
+
+
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
+    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
+    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
+    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
+    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
+    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
+    impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
+    impersonate_groups=dict(type="list", elements="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
+)
+
+
+class K8sError(Exception):
+    """A Kubernetes step failed; `msg` is one line for the user, `details` extra result keys."""
+
+    def __init__(self, msg: str, **details):
+        super().__init__(msg)
+        self.msg = msg
+        self.details = details
+
+
+def api_message(exc) -> str:
+    """The API server's own message from an ApiException (its Status body), one line."""
+    body = getattr(exc, "body", None)
+    if body:
+        try:
+            data = json.loads(body)
+            if isinstance(data, dict) and data.get("message"):
+                return str(data["message"]).splitlines()[0]
+        except (TypeError, ValueError):
+            pass
+    reason = getattr(exc, "reason", None) or str(exc)
+    return str(reason).splitlines()[0] if str(reason) else "no reason given"
+
+
+def _kubeconfig_source(kubeconfig):
+    """('file', path) / ('dict', dict) / (None, None): kubeconfig may be a path or a dict (or JSON text)."""
+    if kubeconfig is None or kubeconfig == "":
+        return None, None
+    if isinstance(kubeconfig, dict):
+        return "dict", kubeconfig
+    text = str(kubeconfig)
+    if text.lstrip().startswith("{"):
+        try:
+            return "dict", json.loads(text)
+        except ValueError:
+            raise K8sError("kubeconfig looks like JSON but does not parse") from None
+    return "file", text
+
+
+def new_api_client(params: dict):
+    """An ApiClient of its own for these connection options (no global state touched)."""
+    kind, source = _kubeconfig_source(params.get("kubeconfig"))
+    context = params.get("context")
+    try:
+        if kind == "dict":
+            api = k8s_config.new_client_from_config_dict(source, context=context, persist_config=False)
+        elif kind == "file":
+            api = k8s_config.new_client_from_config(config_file=source, context=context, persist_config=False)
+        elif params.get("host"):
+            api = k8s_client.ApiClient(k8s_client.Configuration())
+        else:
+            api = k8s_config.new_client_from_config(context=context, persist_config=False)
+    except ConfigException as exc:
+        text = str(exc)
+        if context and ("context" in text.lower() or "not found" in text.lower()):
+            raise K8sError(f"context '{context}' not found in the kubeconfig") from None
+        raise K8sError(f"invalid kubeconfig: {text.splitlines()[0] if text else 'unreadable'}") from None
+    except (OSError, ValueError, TypeError) as exc:
+        raise K8sError(f"cannot read kubeconfig: {exc}") from None
+    conf = api.configuration
+    if params.get("host"):
+        conf.host = params["host"]
+    if params.get("api_key"):
+        conf.api_key = {"authorization": "Bearer " + params["api_key"]}
+    if params.get("validate_certs") is not None:
+        conf.verify_ssl = params["validate_certs"]
+    if params.get("ca_cert"):
+        conf.ssl_ca_cert = params["ca_cert"]
+    if params.get("client_cert"):
+        conf.cert_file = params["client_cert"]
+    if params.get("client_key"):
+        conf.key_file = params["client_key"]
+    if params.get("proxy"):
+        conf.proxy = params["proxy"]
+    if params.get("impersonate_user"):
+        api.set_default_header("Impersonate-User", params["impersonate_user"])
+    if params.get("impersonate_groups"):
+        # one header; the API server takes repeated values, urllib3 a single one per name
+        api.set_default_header("Impersonate-Group", ", ".join(params["impersonate_groups"]))
+    return api
+
+
+def cluster_label(params: dict) -> str:
+    """How to name the cluster in messages: the context, else the host, else 'the current context'."""
+    return params.get("context") or params.get("host") or "the current context"

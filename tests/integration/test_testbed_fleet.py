@@ -1,0 +1,194 @@
+"""Smoke tests of the local fleet with the Python kubernetes client: real kube-apiserver
+(ephemeral containers subresource, PodSecurity admission, exec streaming), a podman-backed
+virtual-kubelet node, real 3-member etcd clusters with TLS."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+from kubernetes import client
+from kubernetes.client.rest import ApiException
+from testbed import faults, kube, workloads
+
+TLS_MOUNTS = [
+    {"name": "etcd-ca", "mountPath": "/var/etcd/ssl/ca", "readOnly": True},
+    {"name": "etcd-client-tls", "mountPath": "/var/etcd/ssl/client", "readOnly": True},
+]
+RESTRICTED = {"runAsNonRoot": True, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+              "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def add_ephemeral(api, namespace: str, pod: str, container: dict) -> None:
+    """Pod-shaped strategic-merge patch on pods/ephemeralcontainers (a bare container adds nothing)."""
+    client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(
+        pod, namespace, {"spec": {"ephemeralContainers": [container]}})
+
+
+def ephemeral_status(api, namespace: str, pod: str, name: str):
+    current = client.CoreV1Api(api).read_namespaced_pod(pod, namespace)
+    return next((s for s in current.status.ephemeral_container_statuses or [] if s.name == name), None)
+
+
+def wait_ephemeral(api, namespace: str, pod: str, name: str, predicate, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        status = ephemeral_status(api, namespace, pod, name)
+        if status is not None and predicate(status):
+            return status
+        time.sleep(0.5)
+    raise AssertionError(f"ephemeral container {name} never matched; last status: {status}")
+
+
+@pytest.fixture(scope="module")
+def debug_container(fleet, fleet_debug_image):
+    """One restricted-profile debug container on etcd-main-0 of cluster 1, TLS mounted."""
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    name = "smoke-debug"
+    if ephemeral_status(api, ns, "etcd-main-0", name) is None:
+        add_ephemeral(api, ns, "etcd-main-0", {
+            "name": name, "image": fleet_debug_image, "targetContainerName": "etcd",
+            "command": ["sleep", "infinity"], "stdin": False, "tty": False,
+            "securityContext": RESTRICTED, "volumeMounts": TLS_MOUNTS})
+    wait_ephemeral(api, ns, "etcd-main-0", name, lambda s: s.state and s.state.running)
+    return api, ns, name
+
+
+def test_every_cluster_runs_its_etcd_pods(fleet):
+    for context in fleet["contexts"]:
+        api = fleet["api"](context)
+        version = client.VersionApi(api).get_code()
+        assert version.git_version.startswith("v1.36."), version.git_version
+        pods = kube.pods(api, selector="app.kubernetes.io/component=etcd-statefulset,gardener.cloud/role=controlplane")
+        names = sorted(p.metadata.name for p in pods)
+        assert names == sorted(f"{e}-{m}" for e in fleet["etcds"] for m in range(fleet["members"]))
+        assert all(kube.pod_running(p) for p in pods)
+        ns = client.CoreV1Api(api).read_namespace(workloads.namespace_for(int(context.rsplit("-", 1)[1])))
+        assert ns.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_etcd_container_has_no_shell(fleet):
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    rc, out, err = kube.exec_argv(api, ns, "etcd-main-0", "etcd", ["sh", "-c", "true"])
+    assert rc != 0
+
+
+def test_ephemeral_debug_container_reaches_etcd_over_tls(debug_container):
+    api, ns, name = debug_container
+    rc, out, err = kube.exec_argv(api, ns, "etcd-main-0", name, [
+        "etcdctl", "--endpoints=https://etcd-main-local:2379", "--cacert=/var/etcd/ssl/ca/bundle.crt",
+        "--cert=/var/etcd/ssl/client/tls.crt", "--key=/var/etcd/ssl/client/tls.key",
+        "endpoint", "status", "--cluster", "-w", "json"])
+    assert rc == 0, err
+    members = json.loads(out)
+    assert len(members) == 3
+    assert len({m["Status"]["header"]["member_id"] for m in members}) == 3
+    assert len({m["Status"]["leader"] for m in members}) == 1
+
+
+def test_exec_exit_code_and_large_output(debug_container):
+    api, ns, name = debug_container
+    assert kube.exec_argv(api, ns, "etcd-main-0", name, ["sh", "-c", "exit 3"])[0] == 3
+    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["sh", "-c", "head -c 1048576 /dev/zero | tr '\\0' a"])
+    assert rc == 0 and len(out) == 1048576 and set(out) == {"a"}
+
+
+def test_debug_container_sees_target_process(debug_container):
+    api, ns, name = debug_container
+    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["ps", "-eo", "pid,user,args"])
+    assert rc == 0
+    etcd_lines = [line for line in out.splitlines() if "/usr/local/bin/etcd --config-file" in line]
+    assert etcd_lines, out
+    pid = etcd_lines[0].split()[0]
+    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["ls", f"/proc/{pid}/root/var/etcd/ssl/client"])
+    assert rc == 0 and "tls.crt" in out.split()
+
+
+def test_unknown_image_shows_err_image_pull(fleet):
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    name = "smoke-missing-image"
+    if ephemeral_status(api, ns, "etcd-main-1", name) is None:
+        add_ephemeral(api, ns, "etcd-main-1", {
+            "name": name, "image": f"{fleet['registry']}/etcd-wrapper/does-not-exist:1", "targetContainerName": "etcd",
+            "securityContext": RESTRICTED})
+    status = wait_ephemeral(api, ns, "etcd-main-1", name,
+                            lambda s: s.state and s.state.waiting and s.state.waiting.reason in ("ErrImagePull", "ImagePullBackOff"))
+    assert "does-not-exist" in (status.state.waiting.message or "")
+
+
+def test_privileged_debug_container_rejected_by_admission(fleet, fleet_debug_image):
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    with pytest.raises(ApiException) as err:
+        add_ephemeral(api, ns, "etcd-main-2", {
+            "name": "smoke-privileged", "image": fleet_debug_image, "targetContainerName": "etcd",
+            "securityContext": {"privileged": True}})
+    assert err.value.status == 403
+    assert "violates PodSecurity" in err.value.body and "restricted" in err.value.body
+    assert ephemeral_status(api, ns, "etcd-main-2", "smoke-privileged") is None
+
+
+# ---------------------------------------------------------------- fault injection (real faults, then heal)
+
+
+def member_endpoints(state, cluster: int, etcd: str) -> tuple[int, list]:
+    proc = faults.etcdctl(state, cluster, etcd, "endpoint", "status", "-w", "json", all_members=True)
+    try:
+        return proc.returncode, json.loads(proc.stdout or "[]")
+    except ValueError:
+        return proc.returncode, []
+
+
+def test_fault_stop_member_holds_until_healed(fleet, state):
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    try:
+        assert "etcd-events-1 etcd stopped" in faults.stop_member(state, 1, "etcd-events", 1)
+        time.sleep(12)  # longer than the first CrashLoopBackOff: a held member is not restarted
+        pod = client.CoreV1Api(api).read_namespaced_pod("etcd-events-1", ns)
+        etcd = next(s for s in pod.status.container_statuses if s.name == "etcd")
+        assert etcd.state.terminated is not None and etcd.ready is False
+        rc, members = member_endpoints(state, 1, "etcd-events")
+        assert rc == 1 and len(members) == 2  # etcdctl: 'Failed to get the status of endpoint'
+    finally:
+        faults.heal(state, 1)
+    kube.wait_pods_running(api, ns, ["etcd-events-1"], timeout=60)
+    deadline = time.monotonic() + 30
+    while member_endpoints(state, 1, "etcd-events")[0] != 0 and time.monotonic() < deadline:
+        time.sleep(1)
+    assert len(member_endpoints(state, 1, "etcd-events")[1]) == 3
+
+
+def test_fault_nospace_raises_a_real_alarm(fleet, state):
+    try:
+        faults.nospace(state, 2, "etcd-events")
+        alarms = faults.etcdctl(state, 2, "etcd-events", "alarm", "list", "-w", "json")
+        assert {a["alarm"] for a in json.loads(alarms.stdout)["alarms"]} == {1}  # 1 = NOSPACE
+        put = faults.etcdctl(state, 2, "etcd-events", "put", "k", "v")
+        assert put.returncode != 0 and "database space exceeded" in put.stderr
+    finally:
+        faults.heal(state, 2)
+    assert json.loads(faults.etcdctl(state, 2, "etcd-events", "alarm", "list", "-w", "json").stdout).get("alarms") is None
+
+
+def backup_health(api, ns: str, pod: str) -> tuple[int, dict]:
+    ip = client.CoreV1Api(api).read_namespaced_pod(pod, ns).status.pod_ip
+    try:
+        with urllib.request.urlopen(f"http://{ip}:8080/healthz", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_fault_backup_unhealthy(fleet, state):
+    api, ns = fleet["api"]("testbed-2"), workloads.namespace_for(2)
+    assert backup_health(api, ns, "etcd-main-0") == (200, {"health": True})
+    try:
+        faults.backup_unhealthy(state, 2, "etcd-main")
+        for member in range(3):
+            assert backup_health(api, ns, f"etcd-main-{member}") == (503, {"health": False})
+    finally:
+        faults.heal(state, 2)
+    assert backup_health(api, ns, "etcd-main-2") == (200, {"health": True})

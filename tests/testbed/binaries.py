@@ -1,0 +1,39 @@
+"""Go binaries of the fleet, built from the Go module proxy into <repo>/build/bin:
+kube-apiserver and kubectl (tests/testbed/go/apiserver), etcdops-node and
+backup-restore-stub (tests/testbed/go/node). Each build script skips what is up to date."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+from . import procs
+
+REPO = Path(__file__).resolve().parents[2]
+GO_DIR = REPO / "tests" / "testbed" / "go"
+BIN_DIR = Path(os.environ.get("TESTBED_BIN_DIR", REPO / "build" / "bin"))
+NAMES = ("kube-apiserver", "kubectl", "etcdops-node", "backup-restore-stub")
+
+
+def path(name: str) -> Path:
+    return BIN_DIR / name
+
+
+def ensure(log=print) -> dict[str, Path]:
+    env = {"PATH": f"{os.environ.get('PATH', '')}:/usr/local/go/bin"}
+    if not shutil.which("go", path=env["PATH"]):
+        raise procs.TestbedError("Go is not installed (needed to build kube-apiserver and the node)")
+    for script in (GO_DIR / "build.sh", GO_DIR / "node" / "build.sh"):
+        start = time.monotonic()
+        missing = [n for n in NAMES if not path(n).exists()]
+        if missing:
+            log(f"  building {script.relative_to(REPO)} (first build takes minutes)")
+        procs.run(["bash", str(script), str(BIN_DIR)], env=env, timeout=3600)
+        if missing:
+            log(f"  built in {time.monotonic() - start:.0f}s")
+    absent = [n for n in NAMES if not path(n).exists()]
+    if absent:
+        raise procs.TestbedError(f"build scripts did not produce {', '.join(absent)} in {BIN_DIR}")
+    return {n: path(n) for n in NAMES}

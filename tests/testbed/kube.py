@@ -1,0 +1,154 @@
+"""Talking to one fleet cluster with the Kubernetes Python client: a client per context
+(never the process-global default), create-if-missing, waits and exec."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+from kubernetes.stream import stream
+
+from . import procs
+
+
+def api_client(kubeconfig: Path, context: str) -> client.ApiClient:
+    return config.new_client_from_config(config_file=str(kubeconfig), context=context)
+
+
+def create(api: client.ApiClient, obj: dict) -> bool:
+    """Create obj unless it exists; True if created."""
+    kind, meta = obj["kind"], obj["metadata"]
+    ns = meta.get("namespace")
+    core, apps, rbac = client.CoreV1Api(api), client.AppsV1Api(api), client.RbacAuthorizationV1Api(api)
+    calls = {
+        "Namespace": lambda: core.create_namespace(obj),
+        "ServiceAccount": lambda: core.create_namespaced_service_account(ns, obj),
+        "Secret": lambda: core.create_namespaced_secret(ns, obj),
+        "ConfigMap": lambda: core.create_namespaced_config_map(ns, obj),
+        "Service": lambda: core.create_namespaced_service(ns, obj),
+        "StatefulSet": lambda: apps.create_namespaced_stateful_set(ns, obj),
+        "Pod": lambda: core.create_namespaced_pod(ns, obj),
+        "ClusterRole": lambda: rbac.create_cluster_role(obj),
+        "ClusterRoleBinding": lambda: rbac.create_cluster_role_binding(obj),
+        "Role": lambda: rbac.create_namespaced_role(ns, obj),
+        "RoleBinding": lambda: rbac.create_namespaced_role_binding(ns, obj),
+    }
+    try:
+        calls[kind]()
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise procs.TestbedError(f"creating {kind} {ns + '/' if ns else ''}{meta['name']} failed: "
+                                 f"{exc.status} {_reason(exc)}") from None
+    return True
+
+
+def _reason(exc: ApiException) -> str:
+    try:
+        return json.loads(exc.body).get("message", exc.reason)
+    except (TypeError, ValueError):
+        return str(exc.reason)
+
+
+def pods(api: client.ApiClient, namespace: str | None = None, selector: str = "") -> list:
+    core = client.CoreV1Api(api)
+    if namespace:
+        return core.list_namespaced_pod(namespace, label_selector=selector).items
+    return core.list_pod_for_all_namespaces(label_selector=selector).items
+
+
+def pod_running(pod) -> bool:
+    statuses = pod.status.container_statuses or []
+    return (pod.status.phase == "Running" and len(statuses) == len(pod.spec.containers)
+            and all(s.state and s.state.running for s in statuses))
+
+
+def wait_pods_running(api: client.ApiClient, namespace: str, names: list[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        current = {p.metadata.name: p for p in pods(api, namespace)}
+        waiting = [n for n in names if n not in current or not pod_running(current[n])]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            detail = []
+            for name in waiting[:3]:
+                pod = current.get(name)
+                if pod is None:
+                    detail.append(f"{name}: missing")
+                    continue
+                detail.append(f"{name}: {describe(pod)}")
+            raise procs.TestbedError(f"pods not running after {timeout:.0f}s in {namespace}: " + "; ".join(detail))
+        time.sleep(0.5)
+
+
+def describe(pod) -> str:
+    """'Running' when every container runs, else the phase and each container's state."""
+    if pod_running(pod):
+        return "Running"
+    states = " ".join(f"{s.name}={_state(s)}" for s in pod.status.container_statuses or [])
+    return f"{pod.status.phase} {states}".strip()
+
+
+def _state(status) -> str:
+    st = status.state
+    if st is None:
+        return "unknown"
+    if st.running:
+        return "running"
+    if st.waiting:
+        return f"waiting({st.waiting.reason})"
+    if st.terminated:
+        return f"terminated({st.terminated.exit_code})"
+    return "unknown"
+
+
+def node_ready(api: client.ApiClient, name: str) -> bool:
+    try:
+        node = client.CoreV1Api(api).read_node(name)
+    except ApiException:
+        return False
+    return any(c.type == "Ready" and c.status == "True" for c in node.status.conditions or [])
+
+
+def exec_argv(api: client.ApiClient, namespace: str, pod: str, container: str, argv: list[str],
+              timeout: float = 60) -> tuple[int | None, str, str]:
+    """Run argv in a container through the API server; (rc, stdout, stderr). rc None = unknown."""
+    resp = stream(client.CoreV1Api(api).connect_get_namespaced_pod_exec, pod, namespace, container=container,
+                  command=argv, stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+    out, err = [], []
+    deadline = time.monotonic() + timeout
+    while resp.is_open():
+        resp.update(timeout=1)
+        if resp.peek_stdout():
+            out.append(resp.read_stdout())
+        if resp.peek_stderr():
+            err.append(resp.read_stderr())
+        if time.monotonic() > deadline:
+            resp.close()
+            raise procs.TestbedError(f"exec {argv[0]} in {namespace}/{pod}/{container} timed out after {timeout:.0f}s")
+    status = resp.read_channel(3)
+    resp.close()
+    return exit_code(status), "".join(out), "".join(err)
+
+
+def exit_code(status_text: str) -> int | None:
+    """rc from the exec status channel: Success -> 0, NonZeroExitCode -> its code, else None."""
+    if not status_text:
+        return None
+    try:
+        status = json.loads(status_text)
+    except ValueError:
+        return None
+    if status.get("status") == "Success":
+        return 0
+    for cause in (status.get("details") or {}).get("causes") or []:
+        if cause.get("reason") == "ExitCode":
+            try:
+                return int(cause.get("message"))
+            except (TypeError, ValueError):
+                return None
+    return None
