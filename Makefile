@@ -69,9 +69,9 @@ changelog-lint: venv
 	antsibull-changelog lint
 
 docs: venv link
-	ansible-doc etcd_wrapper.ops.etcd_debug_image >/dev/null
-	ansible-doc -t role etcd_wrapper.ops.debug_image >/dev/null
-	@echo "ansible-doc renders every module and role"
+	@mods=$$(ansible-doc -l etcd_wrapper.ops | awk '{print $$1}'); test -n "$$mods"; \
+	for m in $$mods; do ansible-doc $$m >/dev/null; echo "ansible-doc $$m: ok"; done
+	@roles=$$(ls roles); for r in $$roles; do ansible-doc -t role etcd_wrapper.ops.$$r >/dev/null; echo "ansible-doc -t role $$r: ok"; done
 
 # kube-apiserver + kubectl (k8s.io/kubernetes from the Go module proxy), etcdops-node
 # (virtual-kubelet + podman provider), backup-restore-stub; cold ~15 min on 2 cores, then cached

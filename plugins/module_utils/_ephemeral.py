@@ -9,6 +9,7 @@ how to read a container status. No API calls here."""
 from __future__ import annotations
 
 import re
+import time
 
 DEFAULT_COMMAND = ["sleep", "infinity"]
 
@@ -125,3 +126,134 @@ def admission_message(message: str, profile: str) -> str:
     passing = {"restricted": "restricted", "baseline": "baseline"}.get(level, "restricted")
     return (f"PodSecurity '{level}' admission rejected profile '{profile}' ({match.group('why')}); "
             f"use profile: {passing}")
+
+
+# ---------------------------------------------------------------- the API flow
+
+def _status_dict(api, pod) -> dict:
+    return api.sanitize_for_serialization(pod)
+
+
+def read_pod(api, namespace: str, pod: str, where: str) -> dict:
+    """The pod as a dict; a 404 says whether the namespace or the pod is missing."""
+    from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
+
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+    core = k8s_client.CoreV1Api(api)
+    try:
+        return _status_dict(api, core.read_namespaced_pod(pod, namespace))
+    except ApiException as exc:
+        if exc.status == 403:
+            raise forbidden(exc, "get", "pods", namespace) from None
+        if exc.status != 404:
+            raise K8sError(f"reading pod {namespace}/{pod} in {where} failed: HTTP {exc.status} {api_message(exc)}") from None
+    try:
+        core.read_namespace(namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            raise K8sError(f"namespace '{namespace}' not found in {where}") from None
+        # 403: no right to read namespaces; the pod is missing either way
+        raise K8sError(f"pod '{pod}' not found in namespace '{namespace}' of {where} (or the namespace does not exist)") from None
+    raise K8sError(f"pod '{pod}' not found in namespace '{namespace}' of {where}")
+
+
+def find_status(pod: dict, name: str) -> dict | None:
+    for status in (pod.get("status") or {}).get("ephemeralContainerStatuses") or []:
+        if status.get("name") == name:
+            return status
+    return None
+
+
+def describe(status: dict | None) -> str:
+    state, reason, message = state_of(status)
+    if state == "terminated":
+        code = ((status or {}).get("state") or {}).get("terminated", {}).get("exitCode")
+        return f"terminated ({reason or 'exit'} {code})" + (f": {message}" if message else "")
+    if state == "waiting":
+        return f"waiting ({reason or 'no reason'})" + (f": {message}" if message else "")
+    return state
+
+
+def wait_running(api, namespace: str, pod_name: str, name: str, timeout: float, where: str) -> tuple[dict, dict]:
+    """Poll until the ephemeral container runs; fail fast on pull/config errors or exit."""
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+    deadline = time.monotonic() + timeout
+    status = None
+    while True:
+        pod = read_pod(api, namespace, pod_name, where)
+        status = find_status(pod, name)
+        state, reason, message = state_of(status)
+        if state == "running":
+            return pod, status
+        if state == "waiting" and reason in FAIL_FAST_REASONS:
+            raise K8sError(f"debug container {name} in {namespace}/{pod_name} cannot start: {reason}: {message or 'no message'}",
+                           status=status, container=name)
+        if state == "terminated":
+            raise K8sError(f"debug container {name} in {namespace}/{pod_name} exited: {describe(status)}", status=status, container=name)
+        if time.monotonic() >= deadline:
+            raise K8sError(f"timed out after {timeout:g}s waiting for debug container {name} in {namespace}/{pod_name} "
+                           f"to run; last status: {describe(status) if status else 'none reported yet'}",
+                           status=status, container=name)
+        time.sleep(0.5)
+
+
+def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
+    """Everything etcd_wrapper.ops.etcd_ephemeral_container does; returns the result."""
+    from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
+
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+    namespace, pod_name = params["namespace"], params["pod"]
+    pod = read_pod(api, namespace, pod_name, where)
+    spec, pstatus = pod.get("spec") or {}, pod.get("status") or {}
+    result = {"changed": False, "created": False, "pod": pod_name, "namespace": namespace,
+              "node": spec.get("nodeName"), "container": None, "status": None}
+    phase = pstatus.get("phase")
+    if phase != "Running":
+        raise K8sError(f"pod {namespace}/{pod_name} is {phase or 'in an unknown phase'}, not Running: "
+                       "a debug container can only join a running pod")
+    target = container_spec(spec, params["target_container"])
+    if target is None:
+        names = ", ".join(c.get("name", "?") for c in spec.get("containers") or [])
+        raise K8sError(f"pod {namespace}/{pod_name} has no container '{params['target_container']}' (containers: {names})")
+    name, action = choose_name(params["name"], params["image"], spec.get("ephemeralContainers") or [],
+                               pstatus.get("ephemeralContainerStatuses") or [])
+    result["container"] = name
+    if name != params["name"]:
+        result["message"] = (f"ephemeral container '{params['name']}' exists but is terminated or runs another image "
+                             "(ephemeral containers cannot be removed); using '" + name + "'")
+    if action == "reuse":
+        status = find_status(pod, name)
+        result["status"] = status
+        state, reason, message = state_of(status)
+        if state == "waiting" and reason in FAIL_FAST_REASONS:
+            raise K8sError(f"debug container {name} in {namespace}/{pod_name} cannot start: {reason}: {message or 'no message'}",
+                           status=status, container=name)
+        if state != "running" and params["wait"] and not check_mode:
+            pod, result["status"] = wait_running(api, namespace, pod_name, name, params["wait_timeout"], where)
+        return result
+    body = build_container(name, params["image"], params["target_container"], target, params["profile"],
+                           command=params.get("command"), env=params.get("env"),
+                           image_pull_policy=params.get("image_pull_policy"),
+                           mount_target_volumes=params["mount_target_volumes"])
+    result.update(changed=True, created=True, spec=body)
+    if check_mode:
+        return result
+    try:
+        k8s_client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(pod_name, namespace, patch_body(body))
+    except ApiException as exc:
+        text = api_message(exc)
+        if exc.status == 404:
+            raise K8sError(f"ephemeral containers are not enabled on {where}: pods/ephemeralcontainers answered 404 "
+                           f"for {namespace}/{pod_name}, which exists") from None
+        if exc.status == 403 and "violates PodSecurity" in text:
+            raise K8sError(admission_message(text, params["profile"])) from None
+        if exc.status == 403:
+            raise forbidden(exc, "patch", "pods/ephemeralcontainers", namespace) from None
+        raise K8sError(f"adding debug container {name} to {namespace}/{pod_name} failed: HTTP {exc.status} {text}") from None
+    if params["wait"]:
+        pod, result["status"] = wait_running(api, namespace, pod_name, name, params["wait_timeout"], where)
+    else:
+        result["status"] = find_status(read_pod(api, namespace, pod_name, where), name)
+    return result

@@ -127,3 +127,31 @@ def new_api_client(params: dict):
 def cluster_label(params: dict) -> str:
     """How to name the cluster in messages: the context, else the host, else 'the current context'."""
     return params.get("context") or params.get("host") or "the current context"
+
+
+def forbidden(exc, verb: str, resource: str, namespace: str) -> K8sError:
+    """One line for a 403: which permission is missing, and the server's words."""
+    return K8sError(f"forbidden: needs {verb} on {resource} in {namespace} ({api_message(exc)})")
+
+
+def run_k8s_module(module, action) -> None:
+    """Build the client, run action(api, params, check_mode, where) and report: every
+    failure is one line in msg, never a traceback."""
+    params = module.params
+    where = f"cluster '{cluster_label(params)}'"
+    host = params.get("host") or "?"
+    try:
+        api = new_api_client(params)
+        host = api.configuration.host
+        try:
+            result = action(api, params, module.check_mode, where)
+        finally:
+            api.close()
+    except K8sError as exc:
+        module.fail_json(msg=exc.msg, **exc.details)
+    except Exception as exc:  # noqa: BLE001 - connection errors come in many classes; each becomes one line
+        if type(exc).__name__ == "ApiException":
+            module.fail_json(msg=f"the API server of {where} answered HTTP {getattr(exc, 'status', '?')}: {api_message(exc)}")
+        reason = str(getattr(exc, "reason", None) or exc).splitlines()
+        module.fail_json(msg=f"cannot reach the API server of {where} at {host}: {reason[0] if reason else type(exc).__name__}")
+    module.exit_json(**result)

@@ -89,20 +89,24 @@ class ModuleRun(dict):
 
 
 def run_module(module: str, args: dict, check: bool = False, verbosity: int = 0, env: dict | None = None) -> ModuleRun:
-    """Run etcd_wrapper.ops.<module> ad hoc on localhost; returns its result (tree callback)."""
-    with tempfile.TemporaryDirectory() as tree:
+    """Run etcd_wrapper.ops.<module> ad hoc on localhost; returns its result (ok, failed or skipped)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        result_file = Path(tmp, "result.json")
         argv = ["ansible", "localhost", "-c", "local", "-i", "localhost,", "-m", f"etcd_wrapper.ops.{module}",
-                "-a", json.dumps(args), "-t", tree, "-e", f"ansible_python_interpreter={sys.executable}"]
+                "-a", json.dumps(args), "-e", f"ansible_python_interpreter={sys.executable}"]
         if check:
             argv.append("--check")
         if verbosity:
             argv.append("-" + "v" * verbosity)
-        proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=1200, check=False)
+        run_env = {**os.environ, **(env or {}), "RESULT_FILE": str(result_file),
+                   "ANSIBLE_CALLBACK_PLUGINS": str(Path(__file__).parent / "callback_plugins"),
+                   "ANSIBLE_CALLBACKS_ENABLED": "result_file", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1"}
+        proc = subprocess.run(argv, capture_output=True, text=True, env=run_env, timeout=1200, check=False)
         try:
-            result = ModuleRun(json.loads(Path(tree, "localhost").read_text()))
+            result = ModuleRun(json.loads(result_file.read_text()))
         except (OSError, ValueError):
             raise AssertionError(f"no result from {module}: rc={proc.returncode}\n{proc.stdout}\n{proc.stderr}") from None
-    result.rc, result.stdout, result.stderr = proc.returncode, proc.stdout, proc.stderr
+    result.cli_rc, result.stdout, result.stderr = proc.returncode, proc.stdout, proc.stderr
     result.failed = proc.returncode != 0
     assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert "MODULE FAILURE" not in proc.stdout, proc.stdout

@@ -53,7 +53,8 @@ has_version() {
   [[ -x "${bin}" ]] || return 1
   case "$1" in
     kube-apiserver) [[ "$("${bin}" --version 2>/dev/null)" == "Kubernetes ${k8s_version}" ]] ;;
-    kubectl) "${bin}" version --client 2>/dev/null | grep -qx "Client Version: ${k8s_version}" ;;
+    # capture first: with pipefail, grep -q closing the pipe early fails the pipeline (SIGPIPE)
+    kubectl) grep -qx "Client Version: ${k8s_version}" <<<"$("${bin}" version --client 2>/dev/null)" ;;
     *) return 1 ;;
   esac
 }

@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Kubernetes connection options, named as kubernetes.core names them."""
+
+    DOCUMENTATION = r"""
+options:
+  kubeconfig:
+    description:
+      - Path to a kubeconfig file, or the kubeconfig itself as a dict.
+      - If not given, E(K8S_AUTH_KUBECONFIG) is used, then the client's default (E(KUBECONFIG), C(~/.kube/config)).
+    type: raw
+  context:
+    description:
+      - The kubeconfig context to use. Falls back to E(K8S_AUTH_CONTEXT).
+      - Each task builds its own API client for its kubeconfig and context; nothing is shared
+        between tasks, so one cluster's settings never leak into another's.
+    type: str
+  host:
+    description:
+      - URL of the API server. Falls back to E(K8S_AUTH_HOST).
+    type: str
+  api_key:
+    description:
+      - Bearer token for the API server. Falls back to E(K8S_AUTH_API_KEY). Never logged.
+    type: str
+  validate_certs:
+    description:
+      - Verify the API server's certificate. Falls back to E(K8S_AUTH_VERIFY_SSL).
+    type: bool
+    aliases: [verify_ssl]
+  ca_cert:
+    description:
+      - CA certificate file of the API server. Falls back to E(K8S_AUTH_SSL_CA_CERT).
+    type: path
+    aliases: [ssl_ca_cert]
+  client_cert:
+    description:
+      - Client certificate file. Falls back to E(K8S_AUTH_CERT_FILE).
+    type: path
+    aliases: [cert_file]
+  client_key:
+    description:
+      - Client key file. Falls back to E(K8S_AUTH_KEY_FILE).
+    type: path
+    aliases: [key_file]
+  proxy:
+    description:
+      - HTTP proxy URL for the API server. Falls back to E(K8S_AUTH_PROXY).
+    type: str
+  impersonate_user:
+    description:
+      - User to impersonate. Falls back to E(K8S_AUTH_IMPERSONATE_USER).
+    type: str
+  impersonate_groups:
+    description:
+      - Groups to impersonate. Falls back to E(K8S_AUTH_IMPERSONATE_GROUPS).
+    type: list
+    elements: str
+requirements:
+  - kubernetes (the Kubernetes Python client) >= 31.0
+notes:
+  - Set these once for all Kubernetes-facing tasks with C(module_defaults) and C(group/etcd_wrapper.ops.k8s).
+"""

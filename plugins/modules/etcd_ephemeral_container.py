@@ -1,0 +1,217 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_ephemeral_container
+short_description: Attach a debug container to a distroless etcd pod (kubectl debug --target)
+version_added: 0.1.0
+description:
+  - Adds an ephemeral container to a running pod through the C(pods/ephemeralcontainers)
+    subresource, joined to the target container's process namespace, as
+    C(kubectl debug <pod> --image=<image> --target=etcd) does, and waits until it runs.
+  - By default it also mounts the target container's volumes read-only at the same paths,
+    so etcd's TLS material is where etcd sees it (what kubectl debug cannot do).
+  - Idempotent; ephemeral containers can never be removed, so one is added only when needed.
+    A running container with the same name and image is reused (C(changed=false)); if the name
+    is taken by a terminated container or another image, C(<name>-2), C(<name>-3), ... is used.
+  - Fails fast with the kubelet's message on image pull errors instead of waiting for the timeout.
+author:
+  - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
+extends_documentation_fragment:
+  - etcd_wrapper.ops.k8s_auth
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Reads the pod and reports the container it would add (RV(spec)); patches nothing.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: none
+  idempotent:
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+  action_group:
+    description: Use C(group/etcd_wrapper.ops.k8s) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - etcd_wrapper.ops.k8s
+options:
+  namespace:
+    description: Namespace of the pod.
+    type: str
+    required: true
+  pod:
+    description: Name of the pod, for example C(etcd-main-0).
+    type: str
+    required: true
+  target_container:
+    description: The container whose process namespace the debug container joins.
+    type: str
+    default: etcd
+  image:
+    description: The debug image, for example one built by M(etcd_wrapper.ops.etcd_debug_image).
+    type: str
+    required: true
+  name:
+    description: Name of the ephemeral container.
+    type: str
+    default: etcd-debug
+  command:
+    description:
+      - Command of the debug container. The default keeps it alive without a TTY (C(sleep infinity)),
+        so later execs (M(etcd_wrapper.ops.etcdctl_exec)) find it running.
+    type: list
+    elements: str
+  profile:
+    description:
+      - The securityContext profile, as C(kubectl debug --profile) defines them.
+      - V(general) adds C(SYS_PTRACE); V(baseline) adds nothing; V(restricted) runs as non-root,
+        drops all capabilities, forbids privilege escalation and uses the RuntimeDefault seccomp
+        profile (the only one that passes a C(restricted) PodSecurity namespace); V(netadmin) adds
+        C(NET_ADMIN) and C(NET_RAW); V(sysadmin) is privileged.
+    type: str
+    choices: [general, baseline, restricted, netadmin, sysadmin]
+    default: general
+  mount_target_volumes:
+    description: Mount the target container's volumeMounts read-only at the same paths.
+    type: bool
+    default: true
+  env:
+    description: Environment variables of the debug container.
+    type: dict
+  image_pull_policy:
+    description: Image pull policy of the debug container.
+    type: str
+    choices: [Always, IfNotPresent, Never]
+  wait:
+    description: Wait until the container runs.
+    type: bool
+    default: true
+  wait_timeout:
+    description: Seconds to wait for the container to run.
+    type: int
+    default: 120
+notes:
+  - Needs C(get) on C(pods) and C(patch) on C(pods/ephemeralcontainers) in the namespace.
+seealso:
+  - module: etcd_wrapper.ops.etcdctl_exec
+  - module: etcd_wrapper.ops.etcd_debug_image
+  - name: kubectl debug
+    description: The command this module automates.
+    link: https://kubernetes.io/docs/tasks/debug/debug-application/debug-running-pod/#ephemeral-container
+"""
+
+EXAMPLES = r"""
+- name: Attach the debug container to etcd-main-0 (kubectl debug --profile=general)
+  etcd_wrapper.ops.etcd_ephemeral_container:
+    context: garden-seed-1
+    namespace: shoot--dev--beta
+    pod: etcd-main-0
+    image: registry.example.com/ops/etcd-debug:0.1.0
+  register: debug
+
+- name: In a namespace enforcing the restricted Pod Security Standard
+  etcd_wrapper.ops.etcd_ephemeral_container:
+    context: garden-seed-1
+    namespace: shoot--dev--alpha
+    pod: etcd-main-1
+    image: registry.example.com/ops/etcd-debug:0.1.0
+    profile: restricted
+
+- name: Set the connection once for all Kubernetes tasks
+  module_defaults:
+    group/etcd_wrapper.ops.k8s:
+      kubeconfig: /etc/ops/seed.kubeconfig
+      context: garden-seed-1
+  block:
+    - name: Attach to every member
+      etcd_wrapper.ops.etcd_ephemeral_container:
+        namespace: shoot--dev--alpha
+        pod: "etcd-events-{{ item }}"
+        image: registry.example.com/ops/etcd-debug:0.1.0
+        profile: restricted
+      loop: [0, 1, 2]
+"""
+
+RETURN = r"""
+container:
+  description: Name of the ephemeral container in use (differs from O(name) when that was taken).
+  returned: success
+  type: str
+  sample: etcd-debug
+created:
+  description: Whether a container was added (or would be, in check mode).
+  returned: always
+  type: bool
+pod:
+  description: The pod.
+  returned: always
+  type: str
+namespace:
+  description: The namespace.
+  returned: always
+  type: str
+node:
+  description: The node running the pod.
+  returned: success
+  type: str
+status:
+  description: The container's status as the API server reports it (state, image, ready, ...).
+  returned: success, unless created in check mode
+  type: dict
+  sample: {"name": "etcd-debug", "state": {"running": {"startedAt": "2026-11-27T13:00:00Z"}}}
+spec:
+  description: The ephemeral container added (or that would be added).
+  returned: when created
+  type: dict
+message:
+  description: Why another name than O(name) is used.
+  returned: when the name was taken
+  type: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
+    AUTH_ARG_SPEC,
+    HAS_K8S,
+    K8S_IMPORT_ERROR,
+    run_k8s_module,
+)
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import PROFILES, ensure
+
+
+def main():
+    argument_spec = dict(
+        namespace=dict(type="str", required=True),
+        pod=dict(type="str", required=True),
+        target_container=dict(type="str", default="etcd"),
+        image=dict(type="str", required=True),
+        name=dict(type="str", default="etcd-debug"),
+        command=dict(type="list", elements="str"),
+        profile=dict(type="str", choices=sorted(PROFILES), default="general"),
+        mount_target_volumes=dict(type="bool", default=True),
+        env=dict(type="dict"),
+        image_pull_policy=dict(type="str", choices=["Always", "IfNotPresent", "Never"]),
+        wait=dict(type="bool", default=True),
+        wait_timeout=dict(type="int", default=120),
+        **AUTH_ARG_SPEC,
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if not HAS_K8S:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
+    run_k8s_module(module, ensure)
+
+
+if __name__ == "__main__":
+    main()
