@@ -26,30 +26,20 @@ author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:
   - etcd_wrapper.ops.docker
+  - etcd_wrapper.ops.attributes
+  - etcd_wrapper.ops.attributes.docker
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
     details:
       - Inspects the local image, queries the registry's manifest and lists images in the kind nodes
         (read-only C(ctr images ls) execs), then reports what it would build, push and load.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: partial
     details:
       - With O(force_build=true) every run builds.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-  action_group:
-    description: Use C(group/etcd_wrapper.ops.docker) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - etcd_wrapper.ops.docker
 options:
   name:
     description:

@@ -21,30 +21,20 @@ author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:
   - etcd_wrapper.ops.k8s_auth
+  - etcd_wrapper.ops.attributes
+  - etcd_wrapper.ops.attributes.k8s
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
     support: partial
     details:
       - Read-only commands run in check mode (they change nothing); write commands are skipped
         and reported with RV(skipped).
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: none
   idempotent:
-    description: When run twice in a row with the same arguments, the second run reports no change.
     support: partial
     details:
       - Read-only commands report C(changed=false); write commands always report C(changed=true).
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
-  action_group:
-    description: Use C(group/etcd_wrapper.ops.k8s) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - etcd_wrapper.ops.k8s
 options:
   namespace:
     description: Namespace of the pod.
