@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 import time
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+
 DEFAULT_COMMAND = ["sleep", "infinity"]
 
 # The securityContext kubectl debug gives an ephemeral container for each --profile.
@@ -139,7 +141,6 @@ def read_pod(api, namespace: str, pod: str, where: str) -> dict:
     from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
     core = k8s_client.CoreV1Api(api)
     try:
         return _status_dict(api, core.read_namespaced_pod(pod, namespace))
@@ -177,7 +178,6 @@ def describe(status: dict | None) -> str:
 
 def wait_running(api, namespace: str, pod_name: str, name: str, timeout: float, where: str) -> tuple[dict, dict]:
     """Poll until the ephemeral container runs; fail fast on pull/config errors or exit."""
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
     deadline = time.monotonic() + timeout
     status = None
     while True:
@@ -203,7 +203,6 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
     namespace, pod_name = params["namespace"], params["pod"]
     pod = read_pod(api, namespace, pod_name, where)
     spec, pstatus = pod.get("spec") or {}, pod.get("status") or {}

@@ -11,6 +11,10 @@ from __future__ import annotations
 import json
 import os
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, read_pod, state_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+
 # etcdctl global flags that take a value (when not written as --flag=value)
 VALUE_FLAGS = {
     "--endpoints", "--cacert", "--cert", "--key", "--user", "--password", "--command-timeout",
@@ -241,9 +245,6 @@ def resolve_tls(params: dict, pod_spec: dict, debug_container: dict) -> dict | N
 
 def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcdctl_exec does; returns the result."""
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, read_pod, state_of
-    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
     namespace, pod_name, container = params["namespace"], params["pod"], params["container"]
     if params.get("argv") is not None and not params["argv"]:
         raise K8sError("argv must not be empty")
