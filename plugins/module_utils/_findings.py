@@ -1,0 +1,173 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to the etcd_wrapper.ops collection: health findings of one etcd cluster from what
+etcdctl and backup-restore reported (pure logic; the health role feeds it).
+
+An observation is a dict:
+  cluster, namespace, etcd       where it is
+  pods                           member pod names found by discovery
+  endpoint_status                parsed `endpoint status --cluster -w json` (list) or None
+  endpoint_status_stderr         its stderr (members it could not reach are named there)
+  endpoint_health                parsed `endpoint health --cluster -w json` (list) or None
+  member_list                    parsed `member list -w json` (dict) or None
+  alarm_list                     parsed `alarm list -w json` (dict) or None
+  backup_health                  {pod: {"status": http code, "health": bool}} (optional)
+  quota_bytes                    quota-backend-bytes from the etcd config, None if unreadable
+  debug_failed                   {pod: message} for debug containers that could not start
+  unreachable                    message when the cluster's API server could not be reached
+"""
+
+from __future__ import annotations
+
+DEFAULT_QUOTA = 8 * 1024 ** 3
+
+DEFAULT_THRESHOLDS = {
+    "db_quota_warning": 0.80,
+    "db_quota_critical": 0.95,
+    "db_fragmented_ratio": 0.50,           # dbSizeInUse / dbSize below this: defragment
+    "db_fragmented_min_bytes": 64 * 1024 ** 2,  # ... but only for databases at least this big
+    "revision_skew": 1000,
+    "raft_index_skew": 1000,
+}
+
+ALARMS = {1: "NOSPACE", 2: "CORRUPT"}
+SEVERITIES = ("critical", "warning", "info")
+
+
+def finding(obs: dict, code: str, severity: str, message: str, pod: str | None = None,
+            value=None, threshold=None) -> dict:
+    return {"code": code, "severity": severity, "cluster": obs.get("cluster"), "namespace": obs.get("namespace"),
+            "etcd": obs.get("etcd"), "pod": pod, "message": message, "value": value, "threshold": threshold}
+
+
+def pod_of_endpoint(endpoint: str) -> str:
+    """https://etcd-main-1.etcd-main-peer.ns.svc:2379 -> etcd-main-1"""
+    host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
+    return host.split(".", 1)[0]
+
+
+def _members(obs: dict) -> dict[int, dict]:
+    return {m["ID"]: m for m in (obs.get("member_list") or {}).get("members") or [] if "ID" in m}
+
+
+def _member_pod(members: dict[int, dict], member_id) -> str | None:
+    member = members.get(member_id)
+    if member is None:
+        return None
+    if member.get("name"):
+        return member["name"]
+    urls = member.get("clientURLs") or member.get("peerURLs") or []
+    return pod_of_endpoint(urls[0]) if urls else None
+
+
+def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
+    """Every finding for one etcd cluster, most severe first."""
+    t = dict(DEFAULT_THRESHOLDS, **(thresholds or {}))
+    out: list[dict] = []
+    if obs.get("unreachable"):
+        return [finding(obs, "CLUSTER_UNREACHABLE", "critical", f"cluster unreachable: {obs['unreachable']}")]
+    for pod, message in sorted((obs.get("debug_failed") or {}).items()):
+        out.append(finding(obs, "DEBUG_CONTAINER_FAILED", "warning", f"debug container failed: {message}", pod=pod))
+
+    members = _members(obs)
+    statuses = [s for s in obs.get("endpoint_status") or [] if isinstance(s, dict) and s.get("Status")]
+    pods = sorted(obs.get("pods") or [])
+
+    if members and pods and len(members) != len(pods):
+        out.append(finding(obs, "MEMBER_COUNT_MISMATCH", "warning",
+                           f"{len(pods)} pods but {len(members)} etcd members", value=len(members), threshold=len(pods)))
+    for member_id, member in sorted(members.items()):
+        if member.get("isLearner"):
+            out.append(finding(obs, "LEARNER_PRESENT", "warning", f"member {member.get('name') or member_id} is a learner",
+                               pod=_member_pod(members, member_id)))
+
+    reached = {pod_of_endpoint(s["Endpoint"]) for s in statuses}
+    if members:
+        for member_id in sorted(members):
+            pod = _member_pod(members, member_id)
+            if pod and pod not in reached:
+                out.append(finding(obs, "MEMBER_UNREACHABLE", "critical",
+                                   f"member {pod} did not answer endpoint status"
+                                   + _stderr_hint(obs.get("endpoint_status_stderr")), pod=pod))
+    for health in obs.get("endpoint_health") or []:
+        if isinstance(health, dict) and health.get("health") is False:
+            pod = pod_of_endpoint(health.get("endpoint", ""))
+            out.append(finding(obs, "MEMBER_UNHEALTHY", "critical",
+                               f"member {pod} unhealthy: {health.get('error') or 'health false'}", pod=pod))
+
+    if statuses:
+        leaders = {s["Status"].get("leader") for s in statuses}
+        if leaders <= {0, None}:
+            out.append(finding(obs, "NO_LEADER", "critical", "no member reports a leader"))
+        elif len(leaders - {0, None}) > 1:
+            named = ", ".join(sorted(str(_member_pod(members, lid) or lid) for lid in leaders - {0, None}))
+            out.append(finding(obs, "SPLIT_LEADER", "critical", f"members disagree on the leader: {named}",
+                               value=len(leaders - {0, None}), threshold=1))
+        elif members and next(iter(leaders)) not in members:
+            out.append(finding(obs, "NO_LEADER", "critical", "the reported leader is not a member"))
+        out.extend(_db_findings(obs, statuses, t))
+        out.extend(_skew_findings(obs, statuses, t))
+
+    for alarm in (obs.get("alarm_list") or {}).get("alarms") or []:
+        kind = ALARMS.get(alarm.get("alarm"), str(alarm.get("alarm")))
+        pod = _member_pod(members, alarm.get("memberID"))
+        code = {"NOSPACE": "ALARM_NOSPACE", "CORRUPT": "ALARM_CORRUPT"}.get(kind)
+        if code:
+            advice = (" (compact, defragment, then 'etcdctl alarm disarm')" if kind == "NOSPACE"
+                      else " (a member's data is inconsistent: restore or replace it)")
+            out.append(finding(obs, code, "critical", f"alarm {kind} raised by {pod or alarm.get('memberID')}{advice}", pod=pod))
+
+    for pod, health in sorted((obs.get("backup_health") or {}).items()):
+        if not health.get("health"):
+            out.append(finding(obs, "BACKUP_RESTORE_UNHEALTHY", "critical",
+                               f"backup-restore /healthz says unhealthy (HTTP {health.get('status')})", pod=pod,
+                               value=health.get("status")))
+    return sorted(out, key=lambda f: (SEVERITIES.index(f["severity"]), f["code"], f["pod"] or ""))
+
+
+def _stderr_hint(stderr: str | None) -> str:
+    for line in (stderr or "").splitlines():
+        if "Failed to get the status of endpoint" in line:
+            return f" ({line.strip()[:200]})"
+    return ""
+
+
+def _db_findings(obs: dict, statuses: list[dict], t: dict) -> list[dict]:
+    out = []
+    quota = obs.get("quota_bytes") or DEFAULT_QUOTA
+    source = "etcd config" if obs.get("quota_bytes") else "default 8 GiB"
+    for status in statuses:
+        st, pod = status["Status"], pod_of_endpoint(status["Endpoint"])
+        size, in_use = st.get("dbSize") or 0, st.get("dbSizeInUse") or 0
+        ratio = size / quota if quota else 0
+        if ratio >= t["db_quota_warning"]:
+            severity = "critical" if ratio >= t["db_quota_critical"] else "warning"
+            limit = t["db_quota_critical"] if severity == "critical" else t["db_quota_warning"]
+            out.append(finding(obs, "DB_QUOTA_HIGH", severity,
+                               f"database {size} bytes is {ratio:.0%} of the quota {quota} bytes ({source})",
+                               pod=pod, value=round(ratio, 4), threshold=limit))
+        if size >= t["db_fragmented_min_bytes"] and size and in_use / size < t["db_fragmented_ratio"]:
+            out.append(finding(obs, "DB_FRAGMENTED", "warning",
+                               f"only {in_use / size:.0%} of the {size} byte database is in use: defragment "
+                               "(etcdctl defrag, one member at a time)", pod=pod,
+                               value=round(in_use / size, 4), threshold=t["db_fragmented_ratio"]))
+    return out
+
+
+def _skew_findings(obs: dict, statuses: list[dict], t: dict) -> list[dict]:
+    out = []
+    for code, getter, limit in (
+        ("REVISION_SKEW", lambda s: (s.get("header") or {}).get("revision"), t["revision_skew"]),
+        ("RAFT_INDEX_SKEW", lambda s: s.get("raftIndex"), t["raft_index_skew"]),
+    ):
+        values = {pod_of_endpoint(s["Endpoint"]): getter(s["Status"]) for s in statuses}
+        values = {k: v for k, v in values.items() if isinstance(v, int)}
+        if len(values) > 1:
+            skew = max(values.values()) - min(values.values())
+            if skew > limit:
+                lagging = min(values, key=values.get)
+                out.append(finding(obs, code, "warning", f"{lagging} lags the others by {skew}", pod=lagging,
+                                   value=skew, threshold=limit))
+    return out

@@ -1,0 +1,151 @@
+# -*- coding: utf-8 -*-
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Health findings on etcdctl output recorded from the local fleet (etcd 3.4.23, 3 members, TLS):
+healthy, one member stopped, NOSPACE alarm under a 2 MiB quota, backup-restore unhealthy."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+
+import pytest
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
+
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "etcd")
+PODS = ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
+
+
+def rec(name: str) -> dict:
+    with open(os.path.join(FIXTURES, f"{name}.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def parsed(name: str):
+    return json.loads(rec(name)["stdout"])
+
+
+def healthz(name: str) -> dict:
+    body, code = rec(name)["stdout"].rsplit("\n", 1)
+    return {"status": int(code), "health": json.loads(body)["health"]}
+
+
+def observation(prefix: str = "healthy", etcd: str = "etcd-main", **over) -> dict:
+    obs = {
+        "cluster": "testbed-1", "namespace": "shoot--dev--alpha", "etcd": etcd, "pods": [p.replace("etcd-main", etcd) for p in PODS],
+        "endpoint_status": parsed(f"{prefix}_endpoint_status"),
+        "endpoint_status_stderr": rec(f"{prefix}_endpoint_status")["stderr"],
+        "endpoint_health": parsed(f"{prefix}_endpoint_health"),
+        "member_list": parsed("healthy_member_list" if prefix != "stopped_member" else "stopped_member_member_list"),
+        "alarm_list": parsed("healthy_alarm_list"),
+        "backup_health": {p: healthz("healthy_backup_healthz") for p in PODS},
+        "quota_bytes": 8 * 1024 ** 3,
+    }
+    obs.update(over)
+    return obs
+
+
+def codes(findings):
+    return sorted((f["code"], f["severity"], f["pod"]) for f in findings)
+
+
+def test_healthy_cluster_has_no_findings():
+    assert evaluate(observation()) == []
+
+
+def test_stopped_member():
+    findings = evaluate(observation("stopped_member"))
+    assert codes(findings) == [("MEMBER_UNHEALTHY", "critical", "etcd-main-2"), ("MEMBER_UNREACHABLE", "critical", "etcd-main-2")]
+    unreachable = next(f for f in findings if f["code"] == "MEMBER_UNREACHABLE")
+    assert "Failed to get the status of endpoint" in unreachable["message"]
+    assert next(f for f in findings if f["code"] == "MEMBER_UNHEALTHY")["message"].endswith("context deadline exceeded")
+    assert all(f["cluster"] == "testbed-1" and f["etcd"] == "etcd-main" for f in findings)
+
+
+def test_nospace_alarm_names_the_member():
+    obs = observation("nospace", etcd="etcd-events", member_list=None, alarm_list=parsed("nospace_alarm_list"),
+                      quota_bytes=2 * 1024 * 1024)
+    # map the alarm's member ID to a pod through the member list recorded from the same etcd
+    obs["member_list"] = {"members": [{"ID": s["Status"]["header"]["member_id"], "name": pod_of_endpoint(s["Endpoint"])}
+                                      for s in obs["endpoint_status"]]}
+    findings = evaluate(obs)
+    nospace = [f for f in findings if f["code"] == "ALARM_NOSPACE"]
+    assert len(nospace) == 1 and nospace[0]["pod"] == "etcd-events-0" and nospace[0]["severity"] == "critical"
+    assert "alarm disarm" in nospace[0]["message"]
+    # 1.6 MB of a 2 MiB quota: 76 % < 80 %, no quota finding yet; at 1.5 MiB quota it is critical
+    assert not [f for f in findings if f["code"] == "DB_QUOTA_HIGH"]
+    high = evaluate(dict(obs, quota_bytes=1600000))
+    assert {f["severity"] for f in high if f["code"] == "DB_QUOTA_HIGH"} == {"critical"}
+    warn = evaluate(dict(obs, quota_bytes=1900000))
+    assert {f["severity"] for f in warn if f["code"] == "DB_QUOTA_HIGH"} == {"warning"}
+    assert next(f for f in warn if f["code"] == "DB_QUOTA_HIGH")["threshold"] == 0.8
+
+
+def test_quota_default_when_config_unreadable():
+    obs = observation(quota_bytes=None)
+    obs["endpoint_status"] = copy.deepcopy(obs["endpoint_status"])
+    obs["endpoint_status"][0]["Status"]["dbSize"] = int(8 * 1024 ** 3 * 0.96)
+    finding = next(f for f in evaluate(obs) if f["code"] == "DB_QUOTA_HIGH")
+    assert finding["severity"] == "critical" and "default 8 GiB" in finding["message"]
+
+
+def test_backup_restore_unhealthy():
+    obs = observation(backup_health={p: healthz("unhealthy_backup_healthz") for p in PODS})
+    findings = evaluate(obs)
+    assert codes(findings) == [("BACKUP_RESTORE_UNHEALTHY", "critical", p) for p in PODS]
+    assert findings[0]["value"] == 503
+
+
+def test_alarm_corrupt():
+    members = parsed("healthy_member_list")
+    first = members["members"][0]
+    findings = evaluate(observation(alarm_list={"alarms": [{"memberID": first["ID"], "alarm": 2}]}))
+    assert codes(findings) == [("ALARM_CORRUPT", "critical", first["name"])]
+
+
+def test_leader_split_and_missing():
+    obs = observation()
+    statuses = copy.deepcopy(obs["endpoint_status"])
+    other = next(m["ID"] for m in obs["member_list"]["members"] if m["ID"] != statuses[0]["Status"]["leader"])
+    statuses[0]["Status"]["leader"] = other
+    assert [f["code"] for f in evaluate(dict(obs, endpoint_status=statuses))] == ["SPLIT_LEADER"]
+    for s in statuses:
+        s["Status"]["leader"] = 0
+    assert [f["code"] for f in evaluate(dict(obs, endpoint_status=statuses))] == ["NO_LEADER"]
+
+
+def test_member_count_learner_and_skews():
+    obs = observation(pods=PODS + ["etcd-main-3"])
+    assert ("MEMBER_COUNT_MISMATCH", "warning", None) in codes(evaluate(obs))
+    members = copy.deepcopy(obs["member_list"])
+    members["members"][1]["isLearner"] = True
+    assert ("LEARNER_PRESENT", "warning", members["members"][1]["name"]) in codes(evaluate(observation(member_list=members)))
+    statuses = copy.deepcopy(obs["endpoint_status"])
+    statuses[2]["Status"]["header"]["revision"] += 5000
+    statuses[2]["Status"]["raftIndex"] += 5000
+    skews = evaluate(observation(endpoint_status=statuses), {"revision_skew": 1000, "raft_index_skew": 10000})
+    assert [f["code"] for f in skews] == ["REVISION_SKEW"] and skews[0]["value"] == 5000
+
+
+def test_fragmented_database():
+    statuses = copy.deepcopy(observation()["endpoint_status"])
+    statuses[0]["Status"].update(dbSize=1000 * 1024 ** 2, dbSizeInUse=200 * 1024 ** 2)
+    found = [f for f in evaluate(observation(endpoint_status=statuses)) if f["code"] == "DB_FRAGMENTED"]
+    assert len(found) == 1 and found[0]["value"] == 0.2 and "defrag" in found[0]["message"]
+    # small databases are never reported
+    statuses[0]["Status"].update(dbSize=1024 ** 2, dbSizeInUse=1024)
+    assert not [f for f in evaluate(observation(endpoint_status=statuses)) if f["code"] == "DB_FRAGMENTED"]
+
+
+@pytest.mark.parametrize("obs, code", [
+    ({"cluster": "testbed-3", "unreachable": "connection refused"}, "CLUSTER_UNREACHABLE"),
+])
+def test_unreachable_cluster(obs, code):
+    findings = evaluate(obs)
+    assert [f["code"] for f in findings] == [code] and findings[0]["severity"] == "critical"
+
+
+def test_debug_container_failed():
+    findings = evaluate(observation(debug_failed={"etcd-main-1": "ErrImagePull: manifest unknown"}))
+    assert codes(findings) == [("DEBUG_CONTAINER_FAILED", "warning", "etcd-main-1")]
