@@ -72,6 +72,8 @@ docs: venv link
 	@mods=$$(ansible-doc -l etcd_wrapper.ops | awk '{print $$1}'); test -n "$$mods"; \
 	for m in $$mods; do ansible-doc $$m >/dev/null; echo "ansible-doc $$m: ok"; done
 	@roles=$$(ls roles); for r in $$roles; do ansible-doc -t role etcd_wrapper.ops.$$r >/dev/null; echo "ansible-doc -t role $$r: ok"; done
+	@for p in $$(ls plugins/inventory/*.py | xargs -n1 basename | sed 's/\.py$$//'); do \
+	  ansible-doc -t inventory etcd_wrapper.ops.$$p >/dev/null; echo "ansible-doc -t inventory $$p: ok"; done
 
 # kube-apiserver + kubectl (k8s.io/kubernetes from the Go module proxy), etcdops-node
 # (virtual-kubelet + podman provider), backup-restore-stub; cold ~15 min on 2 cores, then cached
