@@ -16,7 +16,11 @@ import threading
 
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible.module_utils.basic import missing_required_lib
+
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._docker import (
+    DOCKER_IMPORT_ERROR,
+    HAS_DOCKER,
     EngineError,
     docker_client,
     first_line,
@@ -420,6 +424,8 @@ class DebugImagePipeline:
 
 def run_module(module) -> None:
     """Everything etcd_wrapper.ops.etcd_debug_image does, reported through module."""
+    if not HAS_DOCKER:
+        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     pipeline = None
     try:
         client = docker_client(module.params)

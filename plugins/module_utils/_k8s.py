@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import traceback
 
-from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.basic import env_fallback, missing_required_lib
 
 try:
     from kubernetes import client as k8s_client
@@ -135,8 +135,10 @@ def forbidden(exc, verb: str, resource: str, namespace: str) -> K8sError:
 
 
 def run_k8s_module(module, action) -> None:
-    """Build the client, run action(api, params, check_mode, where) and report: every
-    failure is one line in msg, never a traceback."""
+    """Check the library, build the client, run action(api, params, check_mode, where) and
+    report: every failure is one line in msg, never a traceback."""
+    if not HAS_K8S:
+        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
     params = module.params
     where = f"cluster '{cluster_label(params)}'"
     host = params.get("host") or "?"

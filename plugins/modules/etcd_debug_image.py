@@ -236,15 +236,10 @@ build_output_tail:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._debug_image import run_module
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._docker import (
-    DOCKER_COMMON_ARGS,
-    DOCKER_IMPORT_ERROR,
-    DOCKER_REQUIRED_TOGETHER,
-    HAS_DOCKER,
-)
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._docker import DOCKER_COMMON_ARGS, DOCKER_REQUIRED_TOGETHER
 
 
 def main():
@@ -274,8 +269,6 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, required_together=DOCKER_REQUIRED_TOGETHER,
                            supports_check_mode=True)
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
     run_module(module)
 
 

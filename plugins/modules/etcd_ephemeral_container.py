@@ -170,14 +170,9 @@ message:
   type: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
-    AUTH_ARG_SPEC,
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    run_k8s_module,
-)
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import PROFILES, ensure
 
 
@@ -198,8 +193,6 @@ def main():
         **AUTH_ARG_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
     run_k8s_module(module, ensure)
 
 

@@ -169,15 +169,10 @@ skipped:
   type: bool
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import execute
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
-    AUTH_ARG_SPEC,
-    HAS_K8S,
-    K8S_IMPORT_ERROR,
-    run_k8s_module,
-)
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
 
 
 def main():
@@ -196,8 +191,6 @@ def main():
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
                            mutually_exclusive=[["etcdctl", "argv"]], required_one_of=[["etcdctl", "argv"]])
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
     run_k8s_module(module, execute)
 
 

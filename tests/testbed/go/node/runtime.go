@@ -47,31 +47,30 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
+// retrySetup runs a pod setup step every 2 s until it succeeds, showing its error
+// as ContainerCreating on every container meanwhile; false means the pod went away.
+func (p *Provider) retrySetup(ctx context.Context, st *podState, what, prefix string,
+	step func(context.Context, *podState) error) bool {
+	for {
+		err := step(ctx, st)
+		if err == nil {
+			return true
+		}
+		log.G(ctx).WithError(err).Warn(what)
+		p.setWaitingAll(st, "ContainerCreating", prefix+err.Error())
+		if !sleep(ctx, 2*time.Second) {
+			return false
+		}
+	}
+}
+
 // runPod is the pod worker: volumes, sandbox, init containers, then the
 // containers (each in its own goroutine). It ends when the pod is set up;
 // container goroutines live on until the pod is deleted.
 func (p *Provider) runPod(ctx context.Context, st *podState) {
-	for {
-		err := p.setupVolumes(ctx, st)
-		if err == nil {
-			break
-		}
-		log.G(ctx).WithError(err).Warn("setting up volumes")
-		p.setWaitingAll(st, "ContainerCreating", "MountVolume.SetUp failed: "+err.Error())
-		if !sleep(ctx, 2*time.Second) {
-			return
-		}
-	}
-	for {
-		err := p.ensureSandbox(ctx, st)
-		if err == nil {
-			break
-		}
-		log.G(ctx).WithError(err).Warn("creating podman pod")
-		p.setWaitingAll(st, "ContainerCreating", "Failed to create pod sandbox: "+err.Error())
-		if !sleep(ctx, 2*time.Second) {
-			return
-		}
+	if !p.retrySetup(ctx, st, "setting up volumes", "MountVolume.SetUp failed: ", p.setupVolumes) ||
+		!p.retrySetup(ctx, st, "creating podman pod", "Failed to create pod sandbox: ", p.ensureSandbox) {
+		return
 	}
 	p.setWaitingAll(st, "", "")
 	p.mu.Lock()
