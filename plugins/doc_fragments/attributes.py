@@ -43,3 +43,18 @@ attributes:
     membership:
       - etcd_wrapper.ops.docker
 """
+
+    INFO_MODULE = r"""
+options: {}
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads only; runs the same in check mode.
+  diff_mode:
+    support: N/A
+    details:
+      - Changes nothing, so there is nothing to diff.
+  idempotent:
+    support: full
+"""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
 
@@ -218,6 +219,11 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
         raise K8sError(f"pod {namespace}/{pod_name} has no container '{params['target_container']}' (containers: {names})")
     name, action = choose_name(params["name"], params["image"], spec.get("ephemeralContainers") or [],
                                pstatus.get("ephemeralContainerStatuses") or [])
+    target_status = next((s for s in pstatus.get("containerStatuses") or [] if s.get("name") == params["target_container"]), None)
+    if action == "create" and target_status is not None and state_of(target_status)[0] != "running":
+        # a container joining a stopped process namespace cannot start: adding one would only pile up
+        raise K8sError(f"container '{params['target_container']}' in {namespace}/{pod_name} is not running "
+                       f"({describe(target_status)}): a debug container cannot join it; no container added")
     result["container"] = name
     if name != params["name"]:
         result["message"] = (f"ephemeral container '{params['name']}' exists but is terminated or runs another image "
@@ -256,3 +262,44 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     else:
         result["status"] = find_status(read_pod(api, namespace, pod_name, where), name)
     return result
+
+
+def ensure_many(api, params: dict, check_mode: bool, where: str) -> dict:
+    """ensure() on every pod of params['pods'] (same namespace), at most params['concurrency'] at
+    a time. One pod's failure does not stop the others; the module fails when any pod failed
+    (the sweep reads the per-pod results from RV(containers) and reports them as findings)."""
+    pods = list(dict.fromkeys(params["pods"]))
+
+    def one(pod_name: str) -> dict:
+        try:
+            out = ensure(api, dict(params, pod=pod_name), check_mode, where)
+            out["failed"] = False
+        except K8sError as exc:
+            out = {"pod": pod_name, "namespace": params["namespace"], "container": exc.details.get("container"),
+                   "changed": False, "created": False, "failed": True, "msg": exc.msg}
+        except Exception as exc:  # noqa: BLE001 - one pod's connection error must not hide the others' results
+            out = {"pod": pod_name, "namespace": params["namespace"], "container": None, "changed": False,
+                   "created": False, "failed": True, "msg": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
+        out.pop("spec", None)
+        return out
+
+    with ThreadPoolExecutor(max_workers=max(1, min(params["concurrency"], len(pods) or 1))) as pool:
+        containers = list(pool.map(one, pods))
+    failed = [c for c in containers if c["failed"]]
+    result = {"changed": any(c.get("changed") for c in containers), "namespace": params["namespace"],
+              "containers": containers}
+    if failed:
+        detail = "; ".join(f"{c['pod']}: {c['msg']}" for c in failed)
+        raise K8sError(f"debug container failed on {len(failed)} of {len(containers)} pods: {detail}", **result)
+    return result
+
+
+def ensure_module(api, params: dict, check_mode: bool, where: str) -> dict:
+    """The module's entry: one pod (O(pod)) or many (O(pods))."""
+    if params.get("pods") is not None:
+        if params["concurrency"] < 1:
+            raise K8sError("concurrency must be at least 1")
+        if not params["pods"]:
+            return {"changed": False, "namespace": params["namespace"], "containers": []}
+        return ensure_many(api, params, check_mode, where)
+    return ensure(api, params, check_mode, where)

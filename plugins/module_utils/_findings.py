@@ -8,9 +8,10 @@ etcdctl and backup-restore reported (pure logic; the health role feeds it).
 An observation is a dict:
   cluster, namespace, etcd       where it is
   pods                           member pod names found by discovery
-  endpoint_status                parsed `endpoint status --cluster -w json` (list) or None
+  endpoint_status                parsed `endpoint status -w json` entries (list) or None; an entry's
+                                 optional "pod" key names its member (else taken from its Endpoint)
   endpoint_status_stderr         its stderr (members it could not reach are named there)
-  endpoint_health                parsed `endpoint health --cluster -w json` (list) or None
+  endpoint_health                parsed `endpoint health -w json` entries (list, optional "pod") or None
   member_list                    parsed `member list -w json` (dict) or None
   alarm_list                     parsed `alarm list -w json` (dict) or None
   backup_health                  {pod: {"status": http code, "health": bool}} (optional)
@@ -48,6 +49,11 @@ def pod_of_endpoint(endpoint: str) -> str:
     return host.split(".", 1)[0]
 
 
+def _pod(item: dict, key: str = "Endpoint") -> str:
+    """The pod an endpoint status/health entry is about: named by the collector, else from its URL."""
+    return item.get("pod") or pod_of_endpoint(item.get(key) or "")
+
+
 def _members(obs: dict) -> dict[int, dict]:
     return {m["ID"]: m for m in (obs.get("member_list") or {}).get("members") or [] if "ID" in m}
 
@@ -83,17 +89,24 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
             out.append(finding(obs, "LEARNER_PRESENT", "warning", f"member {member.get('name') or member_id} is a learner",
                                pod=_member_pod(members, member_id)))
 
-    reached = {pod_of_endpoint(s["Endpoint"]) for s in statuses}
+    reached = {_pod(s) for s in statuses}
     if members:
         for member_id in sorted(members):
             pod = _member_pod(members, member_id)
             if pod and pod not in reached:
                 out.append(finding(obs, "MEMBER_UNREACHABLE", "critical",
                                    f"member {pod} did not answer endpoint status"
-                                   + _stderr_hint(obs.get("endpoint_status_stderr")), pod=pod))
+                                   + _stderr_hint(obs.get("endpoint_status_stderr"), pod, obs.get("debug_failed")), pod=pod))
+    else:
+        # no member list at all: every pod we could exec into but whose etcd did not answer
+        for pod in pods:
+            if pod not in reached and pod not in (obs.get("debug_failed") or {}):
+                out.append(finding(obs, "MEMBER_UNREACHABLE", "critical",
+                                   f"member {pod} did not answer endpoint status"
+                                   + _stderr_hint(obs.get("endpoint_status_stderr"), pod, obs.get("debug_failed")), pod=pod))
     for health in obs.get("endpoint_health") or []:
         if isinstance(health, dict) and health.get("health") is False:
-            pod = pod_of_endpoint(health.get("endpoint", ""))
+            pod = _pod(health, "endpoint")
             out.append(finding(obs, "MEMBER_UNHEALTHY", "critical",
                                f"member {pod} unhealthy: {health.get('error') or 'health false'}", pod=pod))
 
@@ -127,10 +140,18 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
     return sorted(out, key=lambda f: (SEVERITIES.index(f["severity"]), f["code"], f["pod"] or ""))
 
 
-def _stderr_hint(stderr: str | None) -> str:
-    for line in (stderr or "").splitlines():
+def _stderr_hint(stderr: str | None, pod: str | None = None, debug_failed: dict | None = None) -> str:
+    """The stderr line about this member: '<pod>: ...' from the collector, else etcdctl's own,
+    else why no debug container could look at it."""
+    lines = (stderr or "").splitlines()
+    for line in lines:
+        if pod and line.startswith(f"{pod}: "):
+            return f" ({line[len(pod) + 2:].strip()[:200]})"
+    for line in lines:
         if "Failed to get the status of endpoint" in line:
             return f" ({line.strip()[:200]})"
+    if pod and (debug_failed or {}).get(pod):
+        return f" ({debug_failed[pod][:200]})"
     return ""
 
 
@@ -139,7 +160,7 @@ def _db_findings(obs: dict, statuses: list[dict], t: dict) -> list[dict]:
     quota = obs.get("quota_bytes") or DEFAULT_QUOTA
     source = "etcd config" if obs.get("quota_bytes") else "default 8 GiB"
     for status in statuses:
-        st, pod = status["Status"], pod_of_endpoint(status["Endpoint"])
+        st, pod = status["Status"], _pod(status)
         size, in_use = st.get("dbSize") or 0, st.get("dbSizeInUse") or 0
         ratio = size / quota if quota else 0
         if ratio >= t["db_quota_warning"]:
@@ -162,7 +183,7 @@ def _skew_findings(obs: dict, statuses: list[dict], t: dict) -> list[dict]:
         ("REVISION_SKEW", lambda s: (s.get("header") or {}).get("revision"), t["revision_skew"]),
         ("RAFT_INDEX_SKEW", lambda s: s.get("raftIndex"), t["raft_index_skew"]),
     ):
-        values = {pod_of_endpoint(s["Endpoint"]): getter(s["Status"]) for s in statuses}
+        values = {_pod(s): getter(s["Status"]) for s in statuses}
         values = {k: v for k, v in values.items() if isinstance(v, int)}
         if len(values) > 1:
             skew = max(values.values()) - min(values.values())

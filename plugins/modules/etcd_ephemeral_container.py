@@ -19,7 +19,8 @@ description:
   - Idempotent; ephemeral containers can never be removed, so one is added only when needed.
     A running container with the same name and image is reused (C(changed=false)); if the name
     is taken by a terminated container or another image, C(<name>-2), C(<name>-3), ... is used.
-  - Fails fast with the kubelet's message on image pull errors instead of waiting for the timeout.
+  - Fails fast with the kubelet's message on image pull errors instead of waiting for the timeout,
+    and adds nothing when the target container is not running (a debug container could not join it).
 author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:
@@ -41,9 +42,22 @@ options:
     type: str
     required: true
   pod:
-    description: Name of the pod, for example C(etcd-main-0).
+    description:
+      - Name of the pod, for example C(etcd-main-0).
+      - Exactly one of O(pod) and O(pods) is required.
     type: str
-    required: true
+  pods:
+    description:
+      - Several pods of the namespace, handled at most O(concurrency) at a time in one task (what
+        the C(etcd_wrapper.ops.debug_container) role uses for all members of a cluster).
+      - Every pod is tried; the task fails when any pod failed, and RV(containers) holds each pod's
+        result either way.
+    type: list
+    elements: str
+  concurrency:
+    description: With O(pods), how many pods are handled at the same time.
+    type: int
+    default: 5
   target_container:
     description: The container whose process namespace the debug container joins.
     type: str
@@ -118,6 +132,21 @@ EXAMPLES = r"""
     image: registry.example.com/ops/etcd-debug:0.1.0
     profile: restricted
 
+- name: Attach to all members of etcd-main, three at a time, and read each pod's result
+  etcd_wrapper.ops.etcd_ephemeral_container:
+    context: garden-seed-1
+    namespace: shoot--dev--alpha
+    pods: [etcd-main-0, etcd-main-1, etcd-main-2]
+    concurrency: 3
+    image: registry.example.com/ops/etcd-debug:0.1.0
+    profile: restricted
+  register: debug_all
+  failed_when: false
+
+- name: Show the pods where it failed
+  ansible.builtin.debug:
+    msg: "{{ debug_all.containers | selectattr('failed') | map(attribute='msg') }}"
+
 - name: Set the connection once for all Kubernetes tasks
   module_defaults:
     group/etcd_wrapper.ops.k8s:
@@ -134,18 +163,26 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+containers:
+  description:
+    - With O(pods), one result per pod in the order given, each with C(pod), C(namespace), C(container),
+      C(created), C(changed), C(failed), C(status) and, for a failed pod, C(msg).
+  returned: when O(pods) is given
+  type: list
+  elements: dict
+  sample: [{"pod": "etcd-main-0", "container": "etcd-debug", "created": false, "changed": false, "failed": false}]
 container:
   description: Name of the ephemeral container in use (differs from O(name) when that was taken).
-  returned: success
+  returned: success, with O(pod)
   type: str
   sample: etcd-debug
 created:
   description: Whether a container was added (or would be, in check mode).
-  returned: always
+  returned: with O(pod)
   type: bool
 pod:
   description: The pod.
-  returned: always
+  returned: with O(pod)
   type: str
 namespace:
   description: The namespace.
@@ -173,13 +210,15 @@ message:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import PROFILES, ensure
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import PROFILES, ensure_module
 
 
 def main():
     argument_spec = dict(
         namespace=dict(type="str", required=True),
-        pod=dict(type="str", required=True),
+        pod=dict(type="str"),
+        pods=dict(type="list", elements="str"),
+        concurrency=dict(type="int", default=5),
         target_container=dict(type="str", default="etcd"),
         image=dict(type="str", required=True),
         name=dict(type="str", default="etcd-debug"),
@@ -192,8 +231,9 @@ def main():
         wait_timeout=dict(type="int", default=120),
         **AUTH_ARG_SPEC,
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    run_k8s_module(module, ensure)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           mutually_exclusive=[("pod", "pods")], required_one_of=[("pod", "pods")])
+    run_k8s_module(module, ensure_module)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to the etcd_wrapper.ops collection: find the etcd pods of a cluster by label and
+group them into etcd clusters (etcd-main, etcd-events, ...) per namespace."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+
+# etcd-druid >= v0.23, Gardener's own labels on every etcd, and the older druid labels.
+DEFAULT_SELECTORS = [
+    "app.kubernetes.io/managed-by=etcd-druid,app.kubernetes.io/component=etcd-statefulset",
+    "gardener.cloud/role=controlplane,app=etcd-statefulset",
+    "name=etcd,instance",
+]
+# which label names the etcd cluster a pod belongs to, in order of trust
+GROUP_LABELS = ("app.kubernetes.io/part-of", "instance")
+_ORDINAL = re.compile(r"-\d+$")
+_GLOB = re.compile(r"[*?\[]")
+
+
+def is_pattern(text: str) -> bool:
+    return bool(_GLOB.search(text))
+
+
+def matches(name: str, include: list[str] | None, exclude: list[str] | None) -> bool:
+    if include and not any(fnmatch.fnmatchcase(name, p) for p in include):
+        return False
+    return not any(fnmatch.fnmatchcase(name, p) for p in exclude or [])
+
+
+def etcd_name(pod: dict) -> str:
+    """The etcd cluster a pod belongs to: its part-of/instance label, its StatefulSet, or its
+    name without the ordinal."""
+    meta = pod.get("metadata") or {}
+    labels = meta.get("labels") or {}
+    for key in GROUP_LABELS:
+        if labels.get(key):
+            return labels[key]
+    for owner in meta.get("ownerReferences") or []:
+        if owner.get("kind") == "StatefulSet" and owner.get("name"):
+            return owner["name"]
+    return _ORDINAL.sub("", meta.get("name") or "?")
+
+
+def _container_state(status: dict | None) -> str:
+    state = (status or {}).get("state") or {}
+    for key in ("running", "waiting", "terminated"):
+        if state.get(key) is not None:
+            reason = (state[key] or {}).get("reason")
+            return f"{key} ({reason})" if reason else key
+    return "unknown"
+
+
+def pod_summary(pod: dict, target: str) -> dict:
+    """What the sweep needs to know about one member pod (no spec dump, nothing secret)."""
+    meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
+    target_status = next((s for s in status.get("containerStatuses") or [] if s.get("name") == target), None)
+    eph_status = {s.get("name"): s for s in status.get("ephemeralContainerStatuses") or []}
+    return {
+        "name": meta.get("name"),
+        "phase": status.get("phase"),
+        "ready": all(s.get("ready") for s in status.get("containerStatuses") or []) and bool(status.get("containerStatuses")),
+        "ip": status.get("podIP"),
+        "node": spec.get("nodeName"),
+        "etcd_state": _container_state(target_status),
+        "restarts": (target_status or {}).get("restartCount", 0),
+        "ephemeral_containers": [{"name": c.get("name"), "image": c.get("image"),
+                                  "state": _container_state(eph_status.get(c.get("name")))}
+                                 for c in spec.get("ephemeralContainers") or []],
+    }
+
+
+def group(pods: list[dict], target: str, etcd_include: list[str] | None = None,
+          etcd_exclude: list[str] | None = None) -> list[dict]:
+    """[{namespace, name, pods: [...]}] sorted; pods without the target container are skipped
+    (druid's compaction jobs carry the same labels)."""
+    etcds: dict[tuple[str, str], list[dict]] = {}
+    seen = set()
+    for pod in pods:
+        meta = pod.get("metadata") or {}
+        key = (meta.get("namespace"), meta.get("name"))
+        if key in seen:
+            continue
+        seen.add(key)
+        if not any(c.get("name") == target for c in (pod.get("spec") or {}).get("containers") or []):
+            continue
+        name = etcd_name(pod)
+        if not matches(name, etcd_include, etcd_exclude):
+            continue
+        etcds.setdefault((meta.get("namespace"), name), []).append(pod)
+    return [{"namespace": ns, "name": name,
+             "pods": [pod_summary(p, target) for p in sorted(members, key=lambda p: p["metadata"]["name"])]}
+            for (ns, name), members in sorted(etcds.items())]
+
+
+def _list(api, selector: str, namespace: str | None) -> list[dict]:
+    from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
+
+    core = k8s_client.CoreV1Api(api)
+    try:
+        if namespace:
+            items = core.list_namespaced_pod(namespace, label_selector=selector)
+        else:
+            items = core.list_pod_for_all_namespaces(label_selector=selector)
+    except ApiException as exc:
+        if exc.status == 403:
+            raise forbidden(exc, "list", "pods", namespace or "all namespaces") from None
+        raise K8sError(f"listing pods ({selector}) failed: HTTP {exc.status} {api_message(exc)}") from None
+    return api.sanitize_for_serialization(items).get("items") or []
+
+
+def discover(api, params: dict, check_mode: bool, where: str) -> dict:
+    """Everything etcd_wrapper.ops.etcd_cluster_info does; returns the result."""
+    include, exclude = params.get("namespaces") or [], params.get("exclude_namespaces") or []
+    selectors = params.get("selectors") or DEFAULT_SELECTORS
+    # exact namespace names: list in each (works with a namespaced Role); patterns: list everywhere once
+    scopes = include if include and not any(is_pattern(n) for n in include) else [None]
+    pods = []
+    for scope in scopes:
+        for selector in selectors:
+            pods.extend(p for p in _list(api, selector, scope)
+                        if matches((p.get("metadata") or {}).get("namespace") or "", include, exclude))
+    etcds = group(pods, params["target_container"], params.get("etcds"), params.get("exclude_etcds"))
+    return {"changed": False, "etcds": etcds,
+            "namespaces": sorted({e["namespace"] for e in etcds}),
+            "pod_count": sum(len(e["pods"]) for e in etcds)}

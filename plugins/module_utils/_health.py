@@ -1,0 +1,433 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to the etcd_wrapper.ops collection: collect the health of every etcd of a cluster
+with ONE exec per member (a fixed bash script in the debug container runs endpoint status,
+endpoint health, member list, alarm list, reads the quota from the etcd config and asks
+backup-restore's /healthz), all members in parallel, then evaluate the findings."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _findings
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, find_status, read_pod, state_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import default_endpoint, resolve_tls
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, new_api_client
+
+DEFAULT_CONFIG = "/var/etcd/config/etcd.conf.yaml"
+
+# Runs in the debug container as: bash -c SCRIPT etcd-ops MARKER TIMEOUT CONFIG BR_URL BR_CA DETAIL etcdctl <flags>.
+# Every value arrives as a positional argument: nothing from the cluster is ever spliced into shell text.
+SCRIPT = r"""
+m=$1 to=$2 conf=$3 br=$4 brca=$5 detail=$6
+shift 6
+t=$(mktemp -d 2>/dev/null) || { echo "$m FATAL cannot create a temporary directory"; exit 90; }
+trap 'rm -rf "$t"' EXIT
+run() {
+  n=$1; shift
+  "$@" >"$t/o" 2>"$t/e"; rc=$?
+  printf '%s BEGIN %s %s\n' "$m" "$n" "$rc"; cat "$t/o"
+  printf '\n%s STDERR %s\n' "$m" "$n"; cat "$t/e"
+  printf '\n%s END %s\n' "$m" "$n"
+}
+quota() {
+  for f in "$conf" "/proc/1/root$conf"; do
+    if [ -r "$f" ]; then sed -n 's/^quota-backend-bytes:[[:space:]]*//p' "$f"; return 0; fi
+  done
+  echo "etcd config $conf is not readable" >&2; return 1
+}
+healthz() {
+  if [ -n "$brca" ]; then curl -sS --max-time "$to" --cacert "$brca" -w '\n%{http_code}' "$br"
+  else curl -sS --max-time "$to" -w '\n%{http_code}' "$br"; fi
+}
+run status "$@" endpoint status -w json
+run health "$@" endpoint health -w json
+run members "$@" member list -w json
+run alarms "$@" alarm list -w json
+run quota quota
+[ -n "$br" ] && run backup healthz
+if [ "$detail" = 1 ]; then
+  run table "$@" endpoint status --cluster -w table
+  command -v print-etcd-cheatsheet >/dev/null 2>&1 && run cheatsheet print-etcd-cheatsheet
+fi
+exit 0
+"""
+
+
+# ---------------------------------------------------------------- pure logic
+
+def config_path(pod_spec: dict, target: str = "etcd") -> str:
+    """The etcd config file from the target container's --config-file argument."""
+    container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == target), {})
+    args = list(container.get("command") or []) + list(container.get("args") or [])
+    for i, arg in enumerate(args):
+        if arg.startswith("--config-file="):
+            return arg.split("=", 1)[1]
+        if arg == "--config-file" and i + 1 < len(args):
+            return args[i + 1]
+    return DEFAULT_CONFIG
+
+
+def backup_restore_url(pod_spec: dict, endpoint: str, tls: dict | None) -> tuple[str, str]:
+    """(url, CA file) of the backup-restore sidecar's /healthz, ('', '') when the pod has none.
+    HTTPS when the sidecar serves with --server-cert (etcd-druid's TLS setting), checked with the etcd CA."""
+    container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == "backup-restore"), None)
+    if container is None:
+        return "", ""
+    port = next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") in ("server", "backuprestore")), 8080)
+    args = list(container.get("command") or []) + list(container.get("args") or [])
+    if any(a.startswith("--server-cert") for a in args):
+        host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
+        return f"https://{host}:{port}/healthz", (tls or {}).get("cacert", "")
+    return f"http://127.0.0.1:{port}/healthz", ""
+
+
+def parse_sections(stdout: str, marker: str) -> dict[str, dict]:
+    """{name: {rc, out, err}} from the script's marked output."""
+    sections: dict[str, dict] = {}
+    current, part = None, None
+    for line in stdout.splitlines():
+        if line.startswith(marker + " "):
+            words = line[len(marker) + 1:].split()
+            if len(words) >= 3 and words[0] == "BEGIN":
+                current, part = words[1], "out"
+                sections[current] = {"rc": int(words[2]) if words[2].lstrip("-").isdigit() else None, "out": [], "err": []}
+            elif len(words) >= 2 and words[0] == "STDERR" and current == words[1]:
+                part = "err"
+            elif words and words[0] == "END":
+                current, part = None, None
+            elif words and words[0] == "FATAL":
+                sections["fatal"] = {"rc": None, "out": [], "err": [" ".join(words[1:])]}
+            continue
+        if current is not None:
+            sections[current][part].append(line)
+    return {name: {"rc": s["rc"], "out": "\n".join(s["out"]).strip(), "err": "\n".join(s["err"]).strip()}
+            for name, s in sections.items()}
+
+
+def _json(text: str):
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def _first(value):
+    if isinstance(value, list):
+        return value[0] if value and isinstance(value[0], dict) else None
+    return value if isinstance(value, dict) else None
+
+
+def member_view(sections: dict[str, dict]) -> dict:
+    """One member's own answers, parsed."""
+    def sec(name):
+        return sections.get(name) or {"rc": None, "out": "", "err": ""}
+
+    view = {
+        "status": _first(_json(sec("status")["out"])) if sec("status")["rc"] == 0 else None,
+        "status_error": sec("status")["err"] if sec("status")["rc"] != 0 else None,
+        "health": _first(_json(sec("health")["out"])),
+        "health_error": sec("health")["err"] or None,
+        "members": _json(sec("members")["out"]) if sec("members")["rc"] == 0 else None,
+        "alarms": _json(sec("alarms")["out"]) if sec("alarms")["rc"] == 0 else None,
+        "quota": None,
+        "backup": None,
+    }
+    quota = sec("quota")["out"].strip().strip("'\"")
+    if sec("quota")["rc"] == 0 and quota.isdigit():
+        view["quota"] = int(quota)
+    if "backup" in sections:
+        backup = sections["backup"]
+        lines = backup["out"].splitlines()
+        code = int(lines[-1]) if lines and lines[-1].strip().isdigit() else None
+        body = _json("\n".join(lines[:-1]))
+        healthy = bool(body.get("health")) if isinstance(body, dict) and "health" in body else code == 200
+        view["backup"] = {"status": code or None, "health": backup["rc"] == 0 and code == 200 and healthy,
+                          "error": backup["err"] or None}
+    for name in ("table", "cheatsheet"):
+        if name in sections:
+            view[name] = sections[name]["out"] or sections[name]["err"]
+    return view
+
+
+def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views: dict[str, dict],
+                debug_failed: dict[str, str]) -> dict:
+    """What _findings.evaluate reads, from every member's own view."""
+    obs = {"cluster": cluster, "namespace": namespace, "etcd": etcd, "pods": pods, "debug_failed": dict(debug_failed),
+           "endpoint_status": [], "endpoint_health": [], "member_list": None, "alarm_list": None,
+           "backup_health": {}, "quota_bytes": None}
+    errors, alarms = [], {}
+    for pod in sorted(views):
+        view = views[pod]
+        if view.get("status"):
+            obs["endpoint_status"].append(dict(view["status"], pod=pod))
+        elif view.get("status_error"):
+            errors.append(f"{pod}: {view['status_error'].splitlines()[-1]}")
+        if view.get("health"):
+            obs["endpoint_health"].append(dict(view["health"], pod=pod))
+        if obs["member_list"] is None and isinstance(view.get("members"), dict):
+            obs["member_list"] = view["members"]
+        if isinstance(view.get("alarms"), dict):
+            for alarm in view["alarms"].get("alarms") or []:
+                alarms[(alarm.get("memberID"), alarm.get("alarm"))] = alarm
+        if view.get("backup") is not None:
+            obs["backup_health"][pod] = view["backup"]
+        if view.get("quota"):
+            obs["quota_bytes"] = max(obs["quota_bytes"] or 0, view["quota"])
+    if any(isinstance(v.get("alarms"), dict) for v in views.values()):
+        obs["alarm_list"] = {"alarms": list(alarms.values())}
+    obs["endpoint_status_stderr"] = "\n".join(errors)
+    return obs
+
+
+def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None]) -> list[dict]:
+    """Per member detail for reports: one row per pod and per listed member without a pod."""
+    members = (obs.get("member_list") or {}).get("members") or []
+    by_name = {m.get("name"): m for m in members if m.get("name")}
+    status_by_pod = {s["pod"]: s for s in obs.get("endpoint_status") or []}
+    health_by_pod = {h["pod"]: h for h in obs.get("endpoint_health") or []}
+    quota = obs.get("quota_bytes") or _findings.DEFAULT_QUOTA
+    rows = []
+    for pod in sorted(set(obs.get("pods") or []) | set(by_name)):
+        member, status = by_name.get(pod) or {}, (status_by_pod.get(pod) or {}).get("Status") or {}
+        header = status.get("header") or {}
+        member_id = member.get("ID") or header.get("member_id")
+        health = health_by_pod.get(pod)
+        size = status.get("dbSize")
+        rows.append({
+            "pod": pod, "id": f"{member_id:x}" if isinstance(member_id, int) else None, "name": member.get("name"),
+            "is_leader": bool(status) and status.get("leader") == header.get("member_id"),
+            "is_learner": bool(member.get("isLearner")), "reachable": bool(status),
+            "health": health.get("health") if health else None,
+            "health_error": (health or {}).get("error") or (views.get(pod) or {}).get("health_error"),
+            "db_size": size, "db_size_in_use": status.get("dbSizeInUse"),
+            "db_quota_ratio": round(size / quota, 4) if isinstance(size, int) and quota else None,
+            "revision": header.get("revision"), "raft_index": status.get("raftIndex"),
+            "raft_term": status.get("raftTerm"), "version": status.get("version"),
+            "backup_restore": {k: v for k, v in (views.get(pod) or {}).get("backup", {}).items() if k != "error"}
+            if (views.get(pod) or {}).get("backup") else None,
+            "debug_container": debug.get(pod),
+            "debug_error": (obs.get("debug_failed") or {}).get(pod),
+        })
+    return rows
+
+
+def worst(findings: list[dict]) -> str:
+    severities = {f["severity"] for f in findings}
+    return "critical" if "critical" in severities else "warning" if "warning" in severities else "ok"
+
+
+def next_commands(kubectl: str, namespace: str, etcd: str, rows: list[dict], findings: list[dict],
+                  container: str | None, etcdctl: str) -> list[str]:
+    """Commands an operator can paste next; those that write to etcd say so."""
+    q = shlex.quote
+    up = [r for r in rows if r["reachable"] and r.get("debug_container")]
+    pod = (next((r for r in up if r["is_leader"]), None) or (up[0] if up else None) or {"pod": f"{etcd}-0"})["pod"]
+    cont = next((r["debug_container"] for r in rows if r["pod"] == pod and r.get("debug_container")), container or "etcd-debug")
+    ex = f"{kubectl} -n {q(namespace)} exec {q(pod)} -c {q(cont)} -- {etcdctl}"
+    out = [f"{ex} endpoint status --cluster -w table",
+           f"{ex} endpoint health --cluster -w table",
+           f"{ex} member list -w table",
+           f"{ex} alarm list"]
+    codes = {f["code"]: f for f in findings}
+    for f in findings:
+        if f["code"] in ("MEMBER_UNREACHABLE", "MEMBER_UNHEALTHY") and f.get("pod"):
+            out.append(f"{kubectl} -n {q(namespace)} describe pod {q(f['pod'])}")
+            out.append(f"{kubectl} -n {q(namespace)} logs {q(f['pod'])} -c etcd --tail=200 --previous")
+        if f["code"] == "BACKUP_RESTORE_UNHEALTHY" and f.get("pod"):
+            out.append(f"{kubectl} -n {q(namespace)} logs {q(f['pod'])} -c backup-restore --tail=200")
+    if "ALARM_NOSPACE" in codes or "DB_QUOTA_HIGH" in codes or "DB_FRAGMENTED" in codes:
+        out.append(f"# WRITES to etcd, one member at a time: {ex} defrag")
+    if "ALARM_NOSPACE" in codes:
+        out.append(f"# WRITES to etcd, after compaction+defrag freed space: {ex} alarm disarm")
+    return list(dict.fromkeys(out))
+
+
+# ---------------------------------------------------------------- the API flow
+
+class _Clients:
+    """One ApiClient per worker thread: the kubernetes library's exec swaps call_api on the
+    client it is given, so concurrent execs must never share one."""
+
+    def __init__(self, params: dict):
+        self.params, self.local, self.made, self.lock = params, threading.local(), [], threading.Lock()
+
+    def get(self):
+        api = getattr(self.local, "api", None)
+        if api is None:
+            api = self.local.api = new_api_client(self.params)
+            with self.lock:
+                self.made.append(api)
+        return api
+
+    def close(self):
+        for api in self.made:
+            api.close()
+
+
+def _debug_name(pod: dict, wanted: str | None, base: str) -> tuple[str | None, str | None]:
+    """(container, error): the named debug container or the newest running <base>[-N]."""
+    names = [c.get("name") for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
+    candidates = [wanted] if wanted else [n for n in reversed(names) if n == base or (n or "").startswith(base + "-")]
+    for name in candidates:
+        status = find_status(pod, name)
+        if state_of(status)[0] == "running":
+            return name, None
+    if not candidates or candidates == [None]:
+        return None, f"no debug container '{base}' in the pod"
+    return None, f"debug container {candidates[0]} is {describe(find_status(pod, candidates[0]))}"
+
+
+def collect_member(api, namespace: str, pod_name: str, wanted: str | None, params: dict, where: str) -> dict:
+    """{'container', 'error', 'view', 'logs'} for one member pod: one GET and one exec."""
+    out = {"container": None, "error": None, "view": None, "logs": None}
+    pod = read_pod(api, namespace, pod_name, where)
+    spec = pod.get("spec") or {}
+    if params.get("detail"):
+        out["logs"] = read_logs(api, namespace, pod_name, params["target_container"], params["log_lines"])
+    name, error = _debug_name(pod, wanted, params["container"])
+    out["container"] = name
+    if error:
+        out["error"] = error
+        return out
+    debug = next(c for c in spec.get("ephemeralContainers") or [] if c.get("name") == name)
+    tls = resolve_tls({"tls": "auto"}, spec, debug)
+    endpoint = default_endpoint(spec, "https" if tls else "http")
+    br_url, br_ca = backup_restore_url(spec, endpoint, tls) if params["backup_restore"] else ("", "")
+    argv = ["etcdctl", f"--endpoints={endpoint}", f"--command-timeout={params['timeout']}s"]
+    if tls:
+        argv += [f"--cacert={tls['cacert']}", f"--cert={tls['cert']}", f"--key={tls['key']}"]
+    marker = "ETCDOPS-" + secrets.token_hex(8)
+    script = ["bash", "-c", SCRIPT, "etcd-ops", marker, str(params["timeout"]), config_path(spec, params["target_container"]),
+              br_url, br_ca, "1" if params.get("detail") else "0", *argv]
+    res = _exec.run(api, namespace, pod_name, name, script, params["timeout"] * 6 + 10)
+    sections = parse_sections(res["stdout"], marker)
+    if "fatal" in sections or "status" not in sections:
+        why = (sections.get("fatal") or {}).get("err") or res["stderr"].strip() or f"rc {res['rc']}, no output"
+        out["error"] = f"health script failed in {name}: {why.splitlines()[-1][:300]}"
+        return out
+    out["view"] = member_view(sections)
+    out["etcdctl"] = " ".join(shlex.quote(a) for a in argv)
+    return out
+
+
+def read_logs(api, namespace: str, pod: str, container: str, lines: int) -> str:
+    from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
+
+    core = k8s_client.CoreV1Api(api)
+    try:
+        return core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines)
+    except ApiException as exc:
+        if exc.status == 403:
+            return f"(forbidden: needs get on pods/log in {namespace}: {api_message(exc)})"
+        if exc.status == 400:  # not running now: its last run's output
+            try:
+                return core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines, previous=True)
+            except ApiException as again:
+                return f"(no logs: {api_message(again)})"
+        return f"(no logs: HTTP {exc.status} {api_message(exc)})"
+
+
+def cluster_unreachable(params: dict) -> dict:
+    params = dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
+    obs = {"cluster": params["cluster"], "unreachable": params["cluster_error"]}
+    findings = _findings.evaluate(obs)
+    return {"changed": False, "cluster": params["cluster"], "unreachable": params["cluster_error"], "etcds": [],
+            "findings": findings, "summary": _summary(findings, [])}
+
+
+def _summary(findings: list[dict], etcds: list[dict]) -> dict:
+    return {"status": worst(findings), "etcds": len(etcds), "members": sum(len(e["pods"]) for e in etcds),
+            **{s: sum(1 for f in findings if f["severity"] == s) for s in _findings.SEVERITIES}}
+
+
+def check(api, params: dict, check_mode: bool, where: str) -> dict:
+    """Everything etcd_wrapper.ops.etcd_health does; returns the result."""
+    started = time.monotonic()
+    params = dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
+    if params.get("cluster_error"):
+        return cluster_unreachable(params)
+    if params["concurrency"] < 1:
+        raise K8sError("concurrency must be at least 1")
+    wanted = {}
+    debug_failed: dict[tuple[str, str], str] = {}
+    for item in params.get("debug_containers") or []:
+        key = (item.get("namespace"), item.get("pod"))
+        if item.get("failed"):
+            debug_failed[key] = item.get("msg") or "failed"
+        elif item.get("container"):
+            wanted[key] = item["container"]
+    etcds = []
+    for item in params["etcds"]:
+        pods = [p["name"] if isinstance(p, dict) else str(p) for p in item.get("pods") or []]
+        if not item.get("namespace") or not item.get("name"):
+            raise K8sError("every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)")
+        etcds.append({"namespace": item["namespace"], "name": item["name"], "pods": pods})
+    jobs = [(e["namespace"], pod) for e in etcds for pod in e["pods"] if (e["namespace"], pod) not in debug_failed]
+    clients = _Clients(params)
+
+    def one(job):
+        namespace, pod = job
+        try:
+            return job, collect_member(clients.get(), namespace, pod, wanted.get(job), params, where)
+        except K8sError as exc:
+            return job, {"container": wanted.get(job), "error": exc.msg, "view": None, "logs": None}
+        except Exception as exc:  # noqa: BLE001 - one member's connection error must not hide the others
+            text = str(getattr(exc, "reason", None) or exc).splitlines()
+            return job, {"container": wanted.get(job), "error": f"{type(exc).__name__}: {text[0] if text else ''}",
+                         "view": None, "logs": None}
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(params["concurrency"], len(jobs) or 1))) as pool:
+            collected = dict(pool.map(one, jobs))
+    finally:
+        clients.close()
+
+    results, all_findings = [], []
+    thresholds = dict(_findings.DEFAULT_THRESHOLDS, **{k: v for k, v in (params.get("thresholds") or {}).items() if v is not None})
+    kubectl = "kubectl" + (f" --kubeconfig {shlex.quote(params['kubeconfig'])}" if isinstance(params.get("kubeconfig"), str)
+                           and not params["kubeconfig"].lstrip().startswith("{") else "") \
+        + (f" --context {shlex.quote(params['context'])}" if params.get("context") else "")
+    for etcd in etcds:
+        ns = etcd["namespace"]
+        views = {pod: collected[(ns, pod)]["view"] for pod in etcd["pods"] if (collected.get((ns, pod)) or {}).get("view")}
+        failed = {pod: debug_failed[(ns, pod)] for pod in etcd["pods"] if (ns, pod) in debug_failed}
+        failed.update({pod: collected[(ns, pod)]["error"] for pod in etcd["pods"] if (collected.get((ns, pod)) or {}).get("error")})
+        debug = {pod: (collected.get((ns, pod)) or {}).get("container") or wanted.get((ns, pod)) for pod in etcd["pods"]}
+        obs = observation(params["cluster"], ns, etcd["name"], etcd["pods"], views, failed)
+        findings = _findings.evaluate(obs, thresholds)
+        rows = member_rows(obs, views, debug)
+        leader = next((r["pod"] for r in rows if r["is_leader"]), None)
+        entry = {"cluster": params["cluster"], "namespace": ns, "etcd": etcd["name"], "status": worst(findings),
+                 "pods": etcd["pods"], "leader": leader, "quota_bytes": obs["quota_bytes"] or _findings.DEFAULT_QUOTA,
+                 "quota_source": "etcd config" if obs["quota_bytes"] else "default 8 GiB",
+                 "members": rows, "findings": findings}
+        if params.get("detail"):
+            etcdctl = next((collected[(ns, p)].get("etcdctl") for p in etcd["pods"] if (collected.get((ns, p)) or {}).get("etcdctl")),
+                           "etcdctl")
+            for row in rows:
+                view = views.get(row["pod"]) or {}
+                row["endpoint_status_table"] = view.get("table")
+                row["cheatsheet"] = view.get("cheatsheet")
+                row["logs"] = (collected.get((ns, row["pod"])) or {}).get("logs")
+            entry["next_commands"] = next_commands(kubectl, ns, etcd["name"], rows, findings, params["container"], etcdctl)
+        results.append(entry)
+        all_findings.extend(findings)
+    if not etcds:
+        all_findings.append(_findings.finding({"cluster": params["cluster"]}, "NO_ETCD_FOUND", "info",
+                                              "no etcd pods matched the discovery selectors"))
+    all_findings.sort(key=lambda f: (_findings.SEVERITIES.index(f["severity"]), f["namespace"] or "", f["etcd"] or "",
+                                     f["code"], f["pod"] or ""))
+    return {"changed": False, "cluster": params["cluster"], "unreachable": None, "etcds": results,
+            "findings": all_findings, "summary": _summary(all_findings, etcds), "thresholds": thresholds,
+            "duration_s": round(time.monotonic() - started, 3)}

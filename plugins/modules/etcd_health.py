@@ -1,0 +1,277 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: etcd_health
+short_description: Health of every etcd of a cluster, with findings
+version_added: 0.1.0
+description:
+  - For every member pod of the etcds given (as M(etcd_wrapper.ops.etcd_cluster_info) returns
+    them), runs ONE exec in the member's debug container carrying all checks: C(etcdctl endpoint
+    status), C(endpoint health), C(member list) and C(alarm list) against the member itself over
+    its TLS (found from the pod like M(etcd_wrapper.ops.etcdctl_exec) does), the
+    C(quota-backend-bytes) of the member's etcd config, and backup-restore's C(/healthz).
+    Members are checked in parallel, O(concurrency) at a time.
+  - Then evaluates findings per etcd, each with C(code), C(severity) (critical, warning, info),
+    C(cluster), C(namespace), C(etcd), C(pod), C(message), C(value) and C(threshold):
+    C(NO_LEADER), C(SPLIT_LEADER), C(ALARM_NOSPACE), C(ALARM_CORRUPT), C(MEMBER_UNHEALTHY),
+    C(MEMBER_UNREACHABLE), C(MEMBER_COUNT_MISMATCH), C(DB_QUOTA_HIGH), C(DB_FRAGMENTED),
+    C(REVISION_SKEW), C(RAFT_INDEX_SKEW), C(LEARNER_PRESENT), C(BACKUP_RESTORE_UNHEALTHY),
+    C(DEBUG_CONTAINER_FAILED), C(CLUSTER_UNREACHABLE) and C(NO_ETCD_FOUND) (info).
+  - Only read-only etcdctl commands run; etcd is never written.
+  - The debug container of a pod is the one named in O(debug_containers), else the newest running
+    ephemeral container named O(container) or O(container)C(-N). A pod without one is reported as
+    C(DEBUG_CONTAINER_FAILED), not skipped.
+author:
+  - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
+extends_documentation_fragment:
+  - etcd_wrapper.ops.k8s_auth
+  - etcd_wrapper.ops.attributes
+  - etcd_wrapper.ops.attributes.k8s
+  - etcd_wrapper.ops.attributes.info_module
+requirements:
+  - The debug image (bash, etcdctl, curl), as M(etcd_wrapper.ops.etcd_debug_image) builds it.
+options:
+  etcds:
+    description:
+      - The etcds to check, each with C(namespace), C(name) and C(pods) (pod names or dicts with
+        C(name)) - the RV(etcd_wrapper.ops.etcd_cluster_info#module:etcds) of M(etcd_wrapper.ops.etcd_cluster_info).
+    type: list
+    elements: dict
+    default: []
+  debug_containers:
+    description:
+      - Per pod results of M(etcd_wrapper.ops.etcd_ephemeral_container) with O(etcd_wrapper.ops.etcd_ephemeral_container#module:pods)
+        (its RV(etcd_wrapper.ops.etcd_ephemeral_container#module:containers)); a failed entry becomes a
+        C(DEBUG_CONTAINER_FAILED) finding with its message.
+    type: list
+    elements: dict
+    default: []
+  container:
+    description: Base name of the debug containers to use when O(debug_containers) does not name one.
+    type: str
+    default: etcd-debug
+  target_container:
+    description: The etcd container of the pods.
+    type: str
+    default: etcd
+  cluster:
+    description: Name of the cluster in findings; defaults to O(context), else O(host).
+    type: str
+  cluster_error:
+    description:
+      - Message of a discovery that could not reach the cluster. When set, nothing is contacted and
+        the result is one C(CLUSTER_UNREACHABLE) finding (how the sweep keeps going past a dead cluster).
+    type: str
+  thresholds:
+    description:
+      - Finding thresholds; keys not given keep their defaults.
+    type: dict
+    default: {}
+    suboptions:
+      db_quota_warning:
+        description: C(DB_QUOTA_HIGH) warning when dbSize / quota reaches this (default 0.80).
+        type: float
+      db_quota_critical:
+        description: C(DB_QUOTA_HIGH) critical when dbSize / quota reaches this (default 0.95).
+        type: float
+      db_fragmented_ratio:
+        description: C(DB_FRAGMENTED) when dbSizeInUse / dbSize is below this (default 0.50).
+        type: float
+      db_fragmented_min_bytes:
+        description: ... and the database is at least this big (default 64 MiB).
+        type: int
+      revision_skew:
+        description: C(REVISION_SKEW) when members' revisions differ by more (default 1000).
+        type: int
+      raft_index_skew:
+        description: C(RAFT_INDEX_SKEW) when members' raft indexes differ by more (default 1000).
+        type: int
+  backup_restore:
+    description: Ask the backup-restore sidecar's C(/healthz) (HTTPS with the etcd CA when it serves with C(--server-cert)).
+    type: bool
+    default: true
+  concurrency:
+    description: How many members are checked at the same time.
+    type: int
+    default: 10
+  timeout:
+    description: Seconds for each etcdctl command and the C(/healthz) request (the exec gets C(6 x timeout + 10)).
+    type: int
+    default: 10
+  detail:
+    description:
+      - Also return per member the C(endpoint status --cluster -w table), the cheatsheet output of the
+        debug image, the last O(log_lines) lines of the etcd container's log, and per etcd the next
+        commands an operator can paste (what C(diagnose.yml) shows). Needs C(get) on C(pods/log).
+    type: bool
+    default: false
+  log_lines:
+    description: With O(detail), how many log lines per member.
+    type: int
+    default: 50
+notes:
+  - Needs C(get) on C(pods) and C(create) on C(pods/exec) in the namespaces checked.
+seealso:
+  - module: etcd_wrapper.ops.etcd_cluster_info
+  - module: etcd_wrapper.ops.etcd_ephemeral_container
+  - module: etcd_wrapper.ops.etcd_health_report
+"""
+
+EXAMPLES = r"""
+- name: Find the etcds
+  etcd_wrapper.ops.etcd_cluster_info:
+    context: garden-seed-1
+    namespaces: ["shoot--dev--*"]
+  register: found
+
+- name: Attach the debug containers
+  etcd_wrapper.ops.etcd_ephemeral_container:
+    context: garden-seed-1
+    namespace: "{{ item.namespace }}"
+    pods: "{{ item.pods | map(attribute='name') }}"
+    image: registry.example.com/ops/etcd-debug:0.1.0
+    profile: restricted
+  loop: "{{ found.etcds }}"
+  register: debug
+  failed_when: false
+
+- name: Check them
+  etcd_wrapper.ops.etcd_health:
+    context: garden-seed-1
+    etcds: "{{ found.etcds }}"
+    debug_containers: "{{ debug.results | map(attribute='containers', default=[]) | flatten }}"
+    thresholds:
+      db_quota_warning: 0.7
+  register: health
+
+- name: Show the critical findings
+  ansible.builtin.debug:
+    msg: "{{ health.findings | selectattr('severity', 'eq', 'critical') | map(attribute='message') }}"
+"""
+
+RETURN = r"""
+cluster:
+  description: Name of the cluster as used in findings.
+  returned: always
+  type: str
+unreachable:
+  description: O(cluster_error) when given, else null.
+  returned: always
+  type: str
+etcds:
+  description: One entry per etcd.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    namespace:
+      description: Namespace.
+      type: str
+    etcd:
+      description: Name of the etcd.
+      type: str
+    status:
+      description: C(critical), C(warning) or C(ok) - its most severe finding.
+      type: str
+    pods:
+      description: Member pods.
+      type: list
+      elements: str
+    leader:
+      description: Pod of the leader, null when none answered as leader.
+      type: str
+    quota_bytes:
+      description: The quota used for C(DB_QUOTA_HIGH).
+      type: int
+    quota_source:
+      description: C(etcd config) or C(default 8 GiB).
+      type: str
+    members:
+      description:
+        - Per member C(pod), C(id) (hex, as etcdctl prints it), C(name), C(is_leader), C(is_learner),
+          C(reachable), C(health), C(health_error), C(db_size), C(db_size_in_use), C(db_quota_ratio),
+          C(revision), C(raft_index), C(raft_term), C(version), C(backup_restore) (C(status), C(health)),
+          C(debug_container), C(debug_error); with O(detail) also C(endpoint_status_table), C(cheatsheet), C(logs).
+      type: list
+      elements: dict
+    findings:
+      description: Its findings, most severe first.
+      type: list
+      elements: dict
+    next_commands:
+      description: With O(detail), commands to paste next (those writing to etcd are commented and say so).
+      type: list
+      elements: str
+findings:
+  description: All findings of the cluster, most severe first.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - code: ALARM_NOSPACE
+      severity: critical
+      cluster: garden-seed-1
+      namespace: shoot--dev--alpha
+      etcd: etcd-main
+      pod: etcd-main-0
+      message: "alarm NOSPACE raised by etcd-main-0 (compact, defragment, then 'etcdctl alarm disarm')"
+      value: null
+      threshold: null
+summary:
+  description: C(status), C(etcds), C(members) and the number of C(critical), C(warning) and C(info) findings.
+  returned: always
+  type: dict
+  sample: {"status": "critical", "etcds": 2, "members": 6, "critical": 1, "warning": 0, "info": 0}
+thresholds:
+  description: The thresholds the findings were evaluated with (defaults merged with O(thresholds)).
+  returned: unless O(cluster_error) is set
+  type: dict
+duration_s:
+  description: Seconds the checks took.
+  returned: unless O(cluster_error) is set
+  type: float
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import check, cluster_unreachable
+
+
+def main():
+    argument_spec = dict(
+        etcds=dict(type="list", elements="dict", default=[]),
+        debug_containers=dict(type="list", elements="dict", default=[]),
+        container=dict(type="str", default="etcd-debug"),
+        target_container=dict(type="str", default="etcd"),
+        cluster=dict(type="str"),
+        cluster_error=dict(type="str"),
+        thresholds=dict(type="dict", default={}, options=dict(
+            db_quota_warning=dict(type="float"),
+            db_quota_critical=dict(type="float"),
+            db_fragmented_ratio=dict(type="float"),
+            db_fragmented_min_bytes=dict(type="int"),
+            revision_skew=dict(type="int"),
+            raft_index_skew=dict(type="int"),
+        )),
+        backup_restore=dict(type="bool", default=True),
+        concurrency=dict(type="int", default=10),
+        timeout=dict(type="int", default=10),
+        detail=dict(type="bool", default=False),
+        log_lines=dict(type="int", default=50),
+        **AUTH_ARG_SPEC,
+    )
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    if module.params["cluster_error"]:
+        module.exit_json(**cluster_unreachable(module.params))  # nothing to contact, not even the kubeconfig
+    run_k8s_module(module, check)
+
+
+if __name__ == "__main__":
+    main()
