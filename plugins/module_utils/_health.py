@@ -287,13 +287,17 @@ def _debug_name(pod: dict, wanted: str | None, base: str) -> tuple[str | None, s
     return None, f"debug container {candidates[0]} is {describe(find_status(pod, candidates[0]))}"
 
 
-def collect_member(api, namespace: str, pod_name: str, wanted: str | None, params: dict, where: str) -> dict:
-    """{'container', 'error', 'view', 'logs'} for one member pod: one GET and one exec."""
-    out = {"container": None, "error": None, "view": None, "logs": None}
-    pod = read_pod(api, namespace, pod_name, where)
-    spec = pod.get("spec") or {}
+def collect_member(api, namespace: str, pod_name: str, wanted: str | None, params: dict, where: str,
+                   failed: str | None = None) -> dict:
+    """{'container', 'error', 'view', 'logs'} for one member pod: one GET and one exec (none when
+    its debug container failed; with detail its logs are read either way)."""
+    out = {"container": None, "error": failed, "view": None, "logs": None}
     if params.get("detail"):
         out["logs"] = read_logs(api, namespace, pod_name, params["target_container"], params["log_lines"])
+    if failed:
+        return out
+    pod = read_pod(api, namespace, pod_name, where)
+    spec = pod.get("spec") or {}
     name, error = _debug_name(pod, wanted, params["container"])
     out["container"] = name
     if error:
@@ -342,7 +346,7 @@ def cluster_unreachable(params: dict) -> dict:
     params = dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
     obs = {"cluster": params["cluster"], "unreachable": params["cluster_error"]}
     findings = _findings.evaluate(obs)
-    return {"changed": False, "cluster": params["cluster"], "unreachable": params["cluster_error"], "etcds": [],
+    return {"changed": False, "cluster": params["cluster"], "unreachable_reason": params["cluster_error"], "etcds": [],
             "findings": findings, "summary": _summary(findings, [])}
 
 
@@ -373,13 +377,14 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
         if not item.get("namespace") or not item.get("name"):
             raise K8sError("every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)")
         etcds.append({"namespace": item["namespace"], "name": item["name"], "pods": pods})
-    jobs = [(e["namespace"], pod) for e in etcds for pod in e["pods"] if (e["namespace"], pod) not in debug_failed]
+    jobs = [(e["namespace"], pod) for e in etcds for pod in e["pods"]
+            if params.get("detail") or (e["namespace"], pod) not in debug_failed]
     clients = _Clients(params)
 
     def one(job):
         namespace, pod = job
         try:
-            return job, collect_member(clients.get(), namespace, pod, wanted.get(job), params, where)
+            return job, collect_member(clients.get(), namespace, pod, wanted.get(job), params, where, debug_failed.get(job))
         except K8sError as exc:
             return job, {"container": wanted.get(job), "error": exc.msg, "view": None, "logs": None}
         except Exception as exc:  # noqa: BLE001 - one member's connection error must not hide the others
@@ -428,6 +433,6 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
                                               "no etcd pods matched the discovery selectors"))
     all_findings.sort(key=lambda f: (_findings.SEVERITIES.index(f["severity"]), f["namespace"] or "", f["etcd"] or "",
                                      f["code"], f["pod"] or ""))
-    return {"changed": False, "cluster": params["cluster"], "unreachable": None, "etcds": results,
+    return {"changed": False, "cluster": params["cluster"], "unreachable_reason": None, "etcds": results,
             "findings": all_findings, "summary": _summary(all_findings, etcds), "thresholds": thresholds,
             "duration_s": round(time.monotonic() - started, 3)}

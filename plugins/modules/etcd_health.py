@@ -160,8 +160,8 @@ cluster:
   description: Name of the cluster as used in findings.
   returned: always
   type: str
-unreachable:
-  description: O(cluster_error) when given, else null.
+unreachable_reason:
+  description: O(cluster_error) when given, else null (not C(unreachable), which Ansible reserves).
   returned: always
   type: str
 etcds:

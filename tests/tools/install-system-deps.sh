@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need (podman and its helpers, the
-# registry, etcd, debootstrap, htpasswd, shellcheck), only those missing. Needs root.
+# registry, etcd, debootstrap, htpasswd, shellcheck, Chromium for the HTML report test), only those missing. Needs root.
 set -euo pipefail
 
 packages=(podman buildah skopeo uidmap fuse-overlayfs slirp4netns runc crun conmon netavark
           aardvark-dns iptables catatonit containernetworking-plugins golang-github-containers-common
-          debootstrap docker-registry etcd-server etcd-client apache2-utils shellcheck openssl git)
+          debootstrap docker-registry etcd-server etcd-client apache2-utils shellcheck openssl git
+          chromium)
 
 missing=()
 for pkg in "${packages[@]}"; do

@@ -1,0 +1,292 @@
+"""The health sweep, diagnose.yml and etcdctl.yml against the local fleet with real faults:
+a NOSPACE alarm, a stopped member, an unhealthy backup-restore, a stopped API server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import REPO, run_module
+
+sys.path.insert(0, str(Path(__file__).parent))
+import chromium  # noqa: E402
+
+from testbed import faults, procs  # noqa: E402
+from testbed import fleet as fleet_mod  # noqa: E402
+from testbed import workloads  # noqa: E402
+
+PLAYBOOKS = REPO / "playbooks"
+ARTIFACTS = REPO / "build" / "test-artifacts"
+NS1, NS2 = workloads.namespace_for(1), workloads.namespace_for(2)
+
+
+def inventory(tmp_path: Path, fleet: dict) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    path = tmp_path / "fleet.kubeconfig.yml"
+    path.write_text(yaml.safe_dump({"plugin": "etcd_wrapper.ops.kubeconfig", "kubeconfigs": [str(fleet["kubeconfig"])],
+                                    "include_contexts": fleet["contexts"]}))
+    return path
+
+
+def playbook(name: str, inv: Path, extra: dict, *args: str) -> subprocess.CompletedProcess:
+    argv = ["ansible-playbook", "-i", str(inv), str(PLAYBOOKS / name), "-f", "10", "-e", json.dumps(extra), *args]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900, check=False)
+    out = proc.stdout + proc.stderr
+    assert "Traceback" not in out and "MODULE FAILURE" not in out, out
+    return proc
+
+
+def sweep(tmp_path: Path, fleet: dict, image: str, **extra) -> tuple[subprocess.CompletedProcess, dict]:
+    dest = tmp_path / "report"
+    proc = playbook("health_sweep.yml", inventory(tmp_path, fleet),
+                    {"debug_container_image": image, "fleet_report_dir": str(dest), **extra})
+    report = json.loads((dest / "health_report.json").read_text())
+    return proc, report
+
+
+def by_etcd(report: dict) -> dict[tuple[str, str], dict]:
+    return {(c["name"], e["etcd"]): e for c in report["clusters"] for e in c["etcds"]}
+
+
+class Statuses(HTMLParser):
+    """data-status of every cluster block and etcd chip in the DOM Chromium rendered."""
+
+    def __init__(self):
+        super().__init__()
+        self.clusters, self.etcds = {}, {}
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if "data-cluster" in a and "data-status" in a:
+            self.clusters[a["data-cluster"]] = a["data-status"]
+        if "data-etcd" in a and "data-status" in a:
+            self.etcds[a["data-etcd"]] = a["data-status"]
+
+
+@pytest.fixture(scope="module")
+def faulty(fleet, state, fleet_debug_image):
+    """cluster 1: etcd-main NOSPACE, etcd-events member 1 stopped; cluster 2: etcd-events backup-restore unhealthy."""
+    try:
+        faults.nospace(state, 1, "etcd-main")
+        faults.stop_member(state, 1, "etcd-events", 1)
+        faults.backup_unhealthy(state, 2, "etcd-events")
+        yield {(fleet["contexts"][0], "etcd-main"): {"ALARM_NOSPACE"},
+               (fleet["contexts"][0], "etcd-events"): {"MEMBER_UNREACHABLE"},
+               (fleet["contexts"][1], "etcd-events"): {"BACKUP_RESTORE_UNHEALTHY"}}
+    finally:
+        faults.heal(state)
+
+
+def test_sweep_finds_each_fault_on_the_right_etcd(faulty, fleet, fleet_debug_image, tmp_path):
+    proc, report = sweep(tmp_path, fleet, fleet_debug_image)
+    assert proc.returncode == 2, proc.stdout  # fail_on: critical, at the end, after every cluster was checked
+    assert "Fail the sweep when findings meet fail_on" in proc.stdout
+    critical = {}
+    for f in report["findings"]:
+        if f["severity"] == "critical":
+            critical.setdefault((f["cluster"], f["etcd"]), set()).add(f["code"])
+    # criticals exactly on the faulty etcds; the filled etcd may also be over the quota threshold
+    # (how far the fill got varies) -- nothing else anywhere
+    nospace = (fleet["contexts"][0], "etcd-main")
+    assert set(critical) == set(faulty), json.dumps(report["findings"], indent=1)
+    for key, codes in faulty.items():
+        allowed = codes | ({"DB_QUOTA_HIGH", "MEMBER_UNHEALTHY"} if key == nospace else set())
+        assert codes <= critical[key] <= allowed, (key, critical[key])
+    etcds = by_etcd(report)
+    events1 = etcds[(fleet["contexts"][0], "etcd-events")]
+    assert {(f["code"], f["pod"]) for f in events1["findings"]} >= {("MEMBER_UNREACHABLE", "etcd-events-1"),
+                                                                     ("DEBUG_CONTAINER_FAILED", "etcd-events-1")}
+    assert [m["pod"] for m in events1["members"] if not m["reachable"]] == ["etcd-events-1"]
+    backup = [f for f in etcds[(fleet["contexts"][1], "etcd-events")]["findings"] if f["code"] == "BACKUP_RESTORE_UNHEALTHY"]
+    assert sorted(f["pod"] for f in backup) == ["etcd-events-0", "etcd-events-1", "etcd-events-2"]
+    assert all(f["value"] == 503 for f in backup)
+    main1 = etcds[(fleet["contexts"][0], "etcd-main")]
+    assert main1["quota_bytes"] == faults.SMALL_QUOTA and main1["quota_source"] == "etcd config"
+    # everything else is green, and every member of a healthy etcd was seen with a leader
+    for (cluster, etcd), entry in etcds.items():
+        if (cluster, etcd) not in faulty:
+            assert entry["status"] == "ok", entry
+            assert entry["leader"] and all(m["reachable"] and m["health"] for m in entry["members"])
+    assert report["summary"]["failed"] is True and report["summary"]["clusters"] == len(fleet["contexts"])
+
+    # the JSON validates against the shipped schema
+    schema = json.loads((REPO / "docs" / "health_report.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(report)
+    # JUnit: a testcase per etcd, a failure per critical finding
+    suites = ET.parse(tmp_path / "report" / "junit.xml").getroot()
+    cases = {(s.get("name"), c.get("name")): c for s in suites.iter("testsuite") for c in s.iter("testcase")}
+    assert {(cl, et) for cl, et in etcds} <= set(cases)
+    for key, entry in etcds.items():
+        failures = cases[key].findall("failure")
+        assert len(failures) == sum(1 for f in entry["findings"] if f["severity"] == "critical"), key
+    # the HTML as a browser shows it: the failing clusters red, the others green
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tmp_path / "report" / "health_report.html", ARTIFACTS / "health_report.html")
+    dom = chromium.render(tmp_path / "report" / "health_report.html", ARTIFACTS / "health_report.png")
+    parsed = Statuses()
+    parsed.feed(dom)
+    assert parsed.clusters[fleet["contexts"][0]] == "critical" and parsed.clusters[fleet["contexts"][1]] == "critical"
+    assert all(parsed.clusters[c] == "ok" for c in fleet["contexts"][2:])
+    assert (ARTIFACTS / "health_report.png").stat().st_size > 10_000
+    assert 'data-sortable="true"' in dom  # the table's script ran
+    # the terminal summary names the failing etcds
+    assert f"{NS1}/etcd-main" in proc.stdout and "ALARM_NOSPACE" in proc.stdout
+
+
+def _ephemeral(fleet, context: str, namespace: str, pod: str) -> list[str]:
+    from kubernetes import client
+    spec = client.CoreV1Api(fleet["api"](context)).read_namespaced_pod(pod, namespace).spec
+    return [c.name for c in spec.ephemeral_containers or []]
+
+
+def test_repeat_sweep_reuses_debug_containers(faulty, fleet, fleet_debug_image, tmp_path):
+    stopped_before = _ephemeral(fleet, fleet["contexts"][0], NS1, "etcd-events-1")
+    first, _ = sweep(tmp_path / "a", fleet, fleet_debug_image, fleet_report_fail_on="never")
+    again, report = sweep(tmp_path / "b", fleet, fleet_debug_image, fleet_report_fail_on="never")
+    assert first.returncode == 0 and again.returncode == 0, again.stdout
+    attach = [line for line in again.stdout.splitlines() if "Attach the debug container" in line]
+    assert attach
+    # no container added on the second run: the attach task reports ok, not changed, on every cluster
+    assert "changed: [" not in again.stdout.split("Attach the debug container")[1].split("TASK [")[0], again.stdout
+    # the stopped member's pod got no container that could never start, on either run
+    assert _ephemeral(fleet, fleet["contexts"][0], NS1, "etcd-events-1") == stopped_before
+    assert report["summary"]["failed"] is False  # fail_on: never
+
+
+def test_diagnose_faulty_etcd(faulty, fleet, fleet_debug_image, tmp_path):
+    proc = playbook("diagnose.yml", inventory(tmp_path, fleet),
+                    {"etcd_namespace": NS1, "etcd_name": "etcd-events", "debug_container_image": fleet_debug_image,
+                     "fleet_report_dir": str(tmp_path / "diag")}, "-l", fleet["contexts"][0])
+    out = proc.stdout
+    assert proc.returncode == 2, out
+    assert "etcd-events-1: id" in out and "UNREACHABLE" in out
+    assert "CRITICAL MEMBER_UNREACHABLE etcd-events-1" in out
+    assert "last etcd log lines:" in out and "rafthttp" in out  # the healthy members complain about the stopped peer
+    assert f"-n {NS1} logs etcd-events-1 -c etcd --tail=200 --previous" in out
+    assert f"-n {NS1} describe pod etcd-events-1" in out
+    assert "endpoint status --cluster (from " in out and "IS LEADER" in out
+    assert "cheatsheet (print-etcd-cheatsheet in " in out
+    report = json.loads((tmp_path / "diag" / "health_report.json").read_text())
+    assert [(e["namespace"], e["etcd"]) for c in report["clusters"] for e in c["etcds"]] == [(NS1, "etcd-events")]
+
+
+def test_diagnose_healthy_etcd(faulty, fleet, fleet_debug_image, tmp_path):
+    proc = playbook("diagnose.yml", inventory(tmp_path, fleet),
+                    {"etcd_namespace": NS2, "etcd_name": "etcd-main", "debug_container_image": fleet_debug_image,
+                     "fleet_report_dir": str(tmp_path / "diag")}, "-l", fleet["contexts"][1])
+    out = proc.stdout
+    assert proc.returncode == 0, out
+    assert f"{NS2}/etcd-main on {fleet['contexts'][1]}: OK, leader etcd-main-" in out
+    assert out.count("(leader)") == 1 and "healthy (HTTP 200)" in out
+    assert "% of quota" in out and "quota 8.00 GB (etcd config)" in out
+    assert f"--context {fleet['contexts'][1]} -n {NS2} exec etcd-main-" in out and "endpoint health --cluster -w table" in out
+    assert "CRITICAL" not in out.split("PLAY RECAP")[0].split("Show each member")[1]
+
+
+def test_diagnose_needs_one_cluster_and_a_namespace(fleet, fleet_debug_image, tmp_path):
+    proc = playbook("diagnose.yml", inventory(tmp_path, fleet), {"debug_container_image": fleet_debug_image})
+    assert proc.returncode == 2
+    assert "diagnose needs one cluster" in proc.stdout
+
+
+def test_etcdctl_playbook_reads_and_guards_writes(fleet, state, fleet_debug_image, tmp_path):
+    inv = inventory(tmp_path, fleet)
+    base = {"etcd_namespace": NS2, "etcd_pod": "etcd-main-0", "debug_container_image": fleet_debug_image}
+    limit = ("-l", fleet["contexts"][1])
+    listed = playbook("etcdctl.yml", inv, dict(base, etcdctl="member list"), *limit)
+    assert listed.returncode == 0, listed.stdout
+    assert all(f'"name": "etcd-main-{i}"' in listed.stdout for i in range(3))
+    refused = playbook("etcdctl.yml", inv, dict(base, etcdctl="put /etcd-ops-it/key value-1"), *limit)
+    assert refused.returncode == 2
+    assert "refusing to run 'etcdctl put'" in refused.stdout
+    assert "value-1" not in faults.etcdctl(state, 2, "etcd-main", "get", "/etcd-ops-it/key").stdout
+    written = playbook("etcdctl.yml", inv, dict(base, etcdctl=["put", "/etcd-ops-it/key", "value 2"], allow_write=True), *limit)
+    assert written.returncode == 0, written.stdout
+    got = playbook("etcdctl.yml", inv, dict(base, etcdctl="get /etcd-ops-it/key", output="raw"), *limit)
+    assert "value 2" in got.stdout
+
+
+def test_unreachable_cluster_does_not_stop_the_sweep(fleet, state, fleet_debug_image, tmp_path):
+    second = fleet_mod.Cluster(2, state)
+    procs.stop(second.proc("apiserver"), state, timeout=10)
+    try:
+        proc, report = sweep(tmp_path, fleet, fleet_debug_image)
+    finally:
+        pki_root = fleet_mod.fleet_pki(state)
+        fleet_mod.start_apiserver(second, pki_root)
+        fleet_mod.wait_ready(second, pki_root)
+    assert proc.returncode == 2, proc.stdout  # CLUSTER_UNREACHABLE is critical
+    clusters = {c["name"]: c for c in report["clusters"]}
+    down = clusters[fleet["contexts"][1]]
+    assert down["status"] == "critical" and down["etcds"] == []
+    assert [f["code"] for f in down["findings"]] == ["CLUSTER_UNREACHABLE"]
+    assert "cannot reach the API server" in down["unreachable"] and second.server in down["unreachable"]
+    for name in fleet["contexts"][:1] + fleet["contexts"][2:]:
+        assert clusters[name]["unreachable"] is None and len(clusters[name]["etcds"]) == len(fleet["etcds"])
+        assert all(m["reachable"] for e in clusters[name]["etcds"] for m in e["members"] if e["status"] == "ok")
+    assert "rescued=1" in proc.stdout  # the dead cluster's discovery was rescued, not failed
+
+
+# ---------------------------------------------------------------- the modules' own error paths
+
+
+def test_cluster_info_filters(fleet):
+    auth = {"kubeconfig": str(fleet["kubeconfig"]), "context": fleet["contexts"][0]}
+    every = run_module("etcd_cluster_info", auth)
+    assert [(e["namespace"], e["name"], len(e["pods"])) for e in every["etcds"]] == \
+        [(NS1, "etcd-events", 3), (NS1, "etcd-main", 3)]
+    assert every["pod_count"] == 6 and every["changed"] is False
+    pod = every["etcds"][1]["pods"][0]
+    assert pod["name"] == "etcd-main-0" and pod["phase"] == "Running" and pod["ip"]
+    only = run_module("etcd_cluster_info", dict(auth, namespaces=[NS1], etcds=["etcd-m*"]))
+    assert [e["name"] for e in only["etcds"]] == ["etcd-main"]
+    none = run_module("etcd_cluster_info", dict(auth, exclude_namespaces=["shoot--*"]))
+    assert none["etcds"] == [] and none["pod_count"] == 0
+    legacy = run_module("etcd_cluster_info", dict(auth, selectors=["name=etcd,instance"]))
+    assert legacy["etcds"] == []  # the fleet carries druid >= v0.23 labels only
+    bad = run_module("etcd_cluster_info", dict(auth, namespaces=["no-such-namespace"]))
+    assert not bad.failed and bad["etcds"] == []
+
+
+def test_attach_many_pods_reports_each(fleet, fleet_debug_image):
+    auth = {"kubeconfig": str(fleet["kubeconfig"]), "context": fleet["contexts"][1]}
+    result = run_module("etcd_ephemeral_container", dict(auth, namespace=NS2, pods=["etcd-main-0", "no-such-pod", "etcd-main-1"],
+                                                         image=fleet_debug_image, profile="restricted", concurrency=2))
+    assert result.failed
+    assert result["msg"].startswith("debug container failed on 1 of 3 pods: no-such-pod: pod 'no-such-pod' not found")
+    assert [(c["pod"], c["failed"]) for c in result["containers"]] == [("etcd-main-0", False), ("no-such-pod", True),
+                                                                       ("etcd-main-1", False)]
+    zero = run_module("etcd_ephemeral_container", dict(auth, namespace=NS2, pods=["etcd-main-0"], image=fleet_debug_image,
+                                                       concurrency=0))
+    assert zero.failed and zero["msg"] == "concurrency must be at least 1"
+    both = run_module("etcd_ephemeral_container", dict(auth, namespace=NS2, pod="etcd-main-0", pods=["etcd-main-1"],
+                                                       image=fleet_debug_image))
+    assert both.failed and "mutually exclusive: pod|pods" in both["msg"]
+
+
+def test_health_module_bad_input_and_cluster_error(fleet, tmp_path):
+    auth = {"kubeconfig": str(fleet["kubeconfig"]), "context": fleet["contexts"][0]}
+    missing = run_module("etcd_health", dict(auth, etcds=[{"name": "etcd-main"}]))
+    assert missing.failed and missing["msg"] == "every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)"
+    zero = run_module("etcd_health", dict(auth, concurrency=0))
+    assert zero.failed and zero["msg"] == "concurrency must be at least 1"
+    # a cluster the discovery could not reach: one finding, nothing contacted (not even a kubeconfig that does not exist)
+    down = run_module("etcd_health", {"kubeconfig": str(tmp_path / "nope"), "cluster": "seed-9",
+                                      "cluster_error": "cannot reach the API server"})
+    assert not down.failed
+    assert [(f["code"], f["severity"], f["cluster"]) for f in down["findings"]] == [("CLUSTER_UNREACHABLE", "critical", "seed-9")]
+    # no debug container in the pod: a finding, not a crash
+    nodebug = run_module("etcd_health", dict(auth, container="no-such-debug",
+                                             etcds=[{"namespace": NS1, "name": "etcd-main", "pods": ["etcd-main-0"]}]))
+    assert not nodebug.failed
+    assert [f["code"] for f in nodebug["findings"]] == ["DEBUG_CONTAINER_FAILED"]
+    assert "no debug container 'no-such-debug' in the pod" in nodebug["findings"][0]["message"]
