@@ -60,7 +60,7 @@ sanity: atest-tree
 	cd $(ATEST) && ansible-test sanity --venv --python 3.11 --color no $(SANITY_ARGS)
 
 units: atest-tree
-	cd $(ATEST) && ansible-test units --venv --python 3.11 --color no $(UNITS_ARGS)
+	cd $(ATEST) && ansible-test units --venv --requirements --python 3.11 --color no $(UNITS_ARGS)
 
 lint: venv link
 	ansible-lint --offline --profile production

@@ -636,8 +636,7 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
     files = {fmt: os.path.join(params["dest"], FILENAMES[fmt]) for fmt in params["formats"]}
     if not check_mode:
         files = write_reports(report, params["dest"], params["formats"])
+    failing = {"critical"} if params["fail_on"] == "critical" else {"critical", "warning"}
+    failed_findings = [f for f in report["findings"] if f["severity"] in failing] if report["summary"]["failed"] else []
     return {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": summary_line(report),
-            "table": table_lines(report), "failed_findings": [f for f in report["findings"] if
-                                                               f["severity"] == "critical" or
-                                                               (params["fail_on"] == "warning" and f["severity"] == "warning")]
-            if report["summary"]["failed"] else []}
+            "table": table_lines(report), "failed_findings": failed_findings}

@@ -12,13 +12,13 @@ short_description: Health of every etcd of a cluster, with findings
 version_added: 0.1.0
 description:
   - For every member pod of the etcds given (as M(etcd_wrapper.ops.etcd_cluster_info) returns
-    them), runs ONE exec in the member's debug container carrying all checks: C(etcdctl endpoint
+    them), runs ONE exec in the member's debug container carrying all checks - C(etcdctl endpoint
     status), C(endpoint health), C(member list) and C(alarm list) against the member itself over
     its TLS (found from the pod like M(etcd_wrapper.ops.etcdctl_exec) does), the
     C(quota-backend-bytes) of the member's etcd config, and backup-restore's C(/healthz).
     Members are checked in parallel, O(concurrency) at a time.
   - Then evaluates findings per etcd, each with C(code), C(severity) (critical, warning, info),
-    C(cluster), C(namespace), C(etcd), C(pod), C(message), C(value) and C(threshold):
+    C(cluster), C(namespace), C(etcd), C(pod), C(message), C(value) and C(threshold) - namely
     C(NO_LEADER), C(SPLIT_LEADER), C(ALARM_NOSPACE), C(ALARM_CORRUPT), C(MEMBER_UNHEALTHY),
     C(MEMBER_UNREACHABLE), C(MEMBER_COUNT_MISMATCH), C(DB_QUOTA_HIGH), C(DB_FRAGMENTED),
     C(REVISION_SKEW), C(RAFT_INDEX_SKEW), C(LEARNER_PRESENT), C(BACKUP_RESTORE_UNHEALTHY),

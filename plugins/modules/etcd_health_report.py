@@ -18,7 +18,7 @@ description:
     failure per critical finding).
   - Runs on the controller; the C(etcd_wrapper.ops.fleet_report) role calls it once per sweep.
   - A host named in O(hosts) without a result is reported as C(CLUSTER_UNREACHABLE), never dropped.
-  - It does not fail on findings; RV(summary.failed) says whether O(fail_on) is met, and the role fails on it.
+  - It does not fail on findings; C(failed) in RV(summary) says whether O(fail_on) is met, and the role fails on it.
 author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:
@@ -56,7 +56,7 @@ options:
     choices: [json, md, html, junit]
     default: [json, md, html, junit]
   fail_on:
-    description: Which findings make RV(summary.failed) true.
+    description: Which findings make C(failed) in RV(summary) true.
     type: str
     choices: [critical, warning, never]
     default: critical
@@ -113,7 +113,7 @@ table:
   type: list
   elements: str
 failed_findings:
-  description: The findings that make the sweep fail (empty when RV(summary.failed) is false).
+  description: The findings that make the sweep fail (empty when C(failed) in RV(summary) is false).
   returned: always
   type: list
   elements: dict

@@ -415,3 +415,19 @@ def test_write_reports_unknown_format(report, tmp_path):
     with pytest.raises(ValueError, match="pdf"):
         _report.write_reports(report, str(tmp_path), formats=("json", "pdf"))
     assert os.listdir(tmp_path) == []
+
+
+def test_module_run_reports_missing_hosts_and_writes_nothing_in_check_mode(tmp_path):
+    params = {"results": fleet(), "hosts": ["seed-missing"], "dest": str(tmp_path / "out"), "formats": ["json", "junit"],
+              "fail_on": "critical", "thresholds": {}, "title": "t"}
+    dry = _report.run(params, True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    assert dry["changed"] is False and not (tmp_path / "out").exists()
+    assert dry["files"] == {"json": str(tmp_path / "out" / "health_report.json"), "junit": str(tmp_path / "out" / "junit.xml")}
+    assert any(line.startswith("seed-missing") and "CRITICAL" in line for line in dry["table"])
+    assert dry["summary"]["clusters_unreachable"] >= 1 and dry["failed_findings"]
+    real = _report.run(params, False, "2026-11-27T00:00:00+00:00", "0.1.0")
+    assert real["changed"] is True and sorted(os.listdir(tmp_path / "out")) == ["health_report.json", "junit.xml"]
+    written = json.loads((tmp_path / "out" / "health_report.json").read_text())
+    assert "seed-missing" in [c["name"] for c in written["clusters"]]
+    never = _report.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    assert never["failed_findings"] == [] and never["summary"]["failed"] is False
