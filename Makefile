@@ -20,10 +20,11 @@ export PYTHONPATH := $(CURDIR)/tests
 export TESTBED_DIR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv link binaries fleet-up demo test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+.PHONY: help deps venv link binaries fleet-up demo demo-heal test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
 
 help:
-	@echo "make demo    build the debug image with the local engine and push it to the local registry"
+	@echo "make demo    3-cluster local fleet + one fault of each kind + debug image + health_sweep.yml, then the summary"
+	@echo "make demo-heal     undo the demo's faults"
 	@echo "make test    sanity + unit + integration tests (starts podman, registries, kind node)"
 	@echo "make testbed-down  stop everything the tests/demo started"
 
@@ -86,8 +87,11 @@ integration: deps venv link binaries
 
 test: deps sanity units lint changelog-lint docs integration
 
-demo: deps venv link
+demo: deps venv link binaries
 	$(BIN)/python -m testbed demo
+
+demo-heal: venv
+	$(BIN)/python -m testbed fault heal
 
 testbed-up: deps venv
 	$(BIN)/python -m testbed infra up

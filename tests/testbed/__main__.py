@@ -9,7 +9,8 @@
   infra up      podman's Docker-compatible API, the registry on 127.0.0.1, local base images
   infra env     shell exports for using them (DOCKER_HOST, CONTAINERS_*, ...)
   kind up NAME  a kind-shaped node container (containerd) for kind-load
-  demo          infra up, then playbooks/build_image.yml: build, push, kind-load the debug image
+  demo          a 3-cluster fleet with one fault of each kind, the debug image built and pushed with
+                playbooks/build_image.yml, then playbooks/health_sweep.yml over the fleet
   down [--purge]  stop every process started here (by PID) and remove its containers;
                 --purge also removes images, caches and all state
 """
@@ -17,6 +18,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -28,7 +30,6 @@ from pathlib import Path
 from . import engine, fleet, images, kindnode, procs, registry
 
 REPO = Path(__file__).resolve().parents[2]
-DEMO_KIND_CLUSTER = "etcdops-demo"
 
 
 def state_dir(arg: str | None) -> Path:
@@ -91,29 +92,77 @@ def down(state: Path, purge: bool) -> None:
     print(f"testbed {'purged' if purge else 'stopped'}: {state}")
 
 
+DEMO_FAULTS = [  # (cluster, kind, etcd, member): one fault of each kind, one cluster each
+    (1, "nospace", "etcd-main", None),
+    (2, "stop-member", "etcd-events", 1),
+    (3, "backup-unhealthy", "etcd-main", None),
+]
+DEMO_CODES = {"nospace": "ALARM_NOSPACE", "stop-member": "MEMBER_UNREACHABLE", "backup-unhealthy": "BACKUP_RESTORE_UNHEALTHY"}
+
+
+def _step(n: int, text: str) -> None:
+    print(f"\n==> [{n}/5] {text}", flush=True)
+
+
+def _run(argv: list[str], env: dict[str, str]) -> int:
+    print("$ " + " ".join(shlex.quote(a) for a in argv) + "\n", flush=True)
+    return subprocess.call(argv, env={**os.environ, **env})
+
+
 def demo(state: Path) -> int:
+    """The README's first command: a 3-cluster fleet with one fault of each kind, the debug image
+    built and pushed with build_image.yml, then health_sweep.yml over the whole fleet."""
+    from . import faults, workloads
+    started = time.monotonic()
+    _step(1, "engine, registry and base images")
     env = infra_up(state)
-    kindnode.up(state, DEMO_KIND_CLUSTER)
-    tag = "demo"
+    _step(2, "a fleet of 3 Kubernetes clusters (2 etcds x 3 members each)")
+    kubeconfig = fleet.up(state, 3, ["etcd-main", "etcd-events"], 3, env["TESTBED_REGISTRY"], insecure_registries())
+    _step(3, "one fault of each kind")
+    active = {(f["cluster"], f["kind"], f["etcd"]) for f in faults.active(state)}
+    for cluster, kind, etcd, member in DEMO_FAULTS:
+        if (cluster, kind, etcd) in active:
+            print(f"  testbed-{cluster}: {kind} on {etcd} (already injected)")
+        elif kind == "nospace":
+            print("  " + faults.nospace(state, cluster, etcd), flush=True)
+        elif kind == "stop-member":
+            print("  " + faults.stop_member(state, cluster, etcd, member), flush=True)
+        else:
+            print("  " + faults.backup_unhealthy(state, cluster, etcd), flush=True)
+    _step(4, "build the debug image from ops/Dockerfile and push it to the fleet's registry (playbooks/build_image.yml)")
     name = f"{env['TESTBED_REGISTRY']}/etcd-wrapper/etcd-debug"
-    print("\nNo Kubernetes fleet runs yet, so the demo does the first half of the workflow:")
-    print(f"build ops/Dockerfile -> push to the local registry {env['TESTBED_REGISTRY']} -> load into the")
-    print(f"kind-shaped node '{DEMO_KIND_CLUSTER}-control-plane' (containerd), with playbooks/build_image.yml.\n")
-    argv = [
-        "ansible-playbook", str(REPO / "playbooks" / "build_image.yml"),
-        "-e", f"debug_image_name={name}", "-e", f"debug_image_tag={tag}",
-        "-e", "debug_image_push=true", "-e", f"debug_image_kind_cluster={DEMO_KIND_CLUSTER}",
-        "-e", f"{{\"debug_image_build_args\": {{\"BASE_IMAGE\": \"{env['TESTBED_BASE_IMAGE']}\", "
-              f"\"ETCD_IMAGE\": \"{env['TESTBED_ETCD_IMAGE']}\"}}}}",
-        "-e", "debug_image_build_network=host",
-    ]
-    print("$ " + " ".join(shlex.quote(a) for a in argv) + "\n")
-    rc = subprocess.call(argv, env={**os.environ, **env})
-    if rc == 0:
-        print(f"\nThe debug image is in the registry: curl -s http://{env['TESTBED_REGISTRY']}/v2/etcd-wrapper/etcd-debug/tags/list")
-        print(f"and in the kind node: ctr -n k8s.io images ls lists {name}:{tag}")
-        print("Run the demo again: nothing is rebuilt, pushed or loaded (changed=false). Stop everything: make testbed-down")
-    return rc
+    rc = _run(["ansible-playbook", str(REPO / "playbooks" / "build_image.yml"),
+               "-e", f"debug_image_name={name}", "-e", "debug_image_tag=demo", "-e", "debug_image_push=true",
+               "-e", json.dumps({"debug_image_build_args": {"BASE_IMAGE": env["TESTBED_BASE_IMAGE"],
+                                                             "ETCD_IMAGE": env["TESTBED_ETCD_IMAGE"]}}),
+               "-e", "debug_image_build_network=host"], env)
+    if rc != 0:
+        return rc
+    _step(5, "sweep the whole fleet (playbooks/health_sweep.yml, clusters in parallel)")
+    demo_dir = REPO / "build" / "demo"
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    inventory = demo_dir / "fleet.kubeconfig.yml"
+    inventory.write_text(f"plugin: etcd_wrapper.ops.kubeconfig\nkubeconfigs: [{kubeconfig}]\n")
+    report_dir = demo_dir / "etcd-health-report"
+    rc = _run(["ansible-playbook", "-i", str(inventory), str(REPO / "playbooks" / "health_sweep.yml"), "-f", "10",
+               "-e", f"debug_container_image={name}:demo", "-e", f"fleet_report_dir={report_dir}"], env)
+    report_file = report_dir / "health_report.json"
+    if not report_file.exists():
+        print(f"\nthe sweep wrote no report (ansible-playbook rc {rc})")
+        return rc or 1
+    report = json.loads(report_file.read_text())
+    found = {(f["cluster"], f["etcd"], f["code"]) for f in report["findings"]}
+    expected = {(f"testbed-{c}", etcd, DEMO_CODES[kind]) for c, kind, etcd, _ in DEMO_FAULTS}
+    missed = expected - found
+    print(f"\nThe sweep {'failed, as it should with critical findings' if rc == 2 else f'ended with rc {rc}'} "
+          f"(fleet_report_fail_on=critical). Injected faults found: {len(expected - missed)} of {len(expected)}"
+          + (f"; MISSED: {sorted(missed)}" if missed else "") + ".")
+    print(f"Reports: {report_dir}/health_report.html (open in a browser), health_report.md, health_report.json, junit.xml")
+    print(f"Namespaces: {', '.join(workloads.namespace_for(i) for i in (1, 2, 3))}; kubeconfig: {kubeconfig}")
+    print(f"Deep-dive one etcd: ansible-playbook -i {inventory} playbooks/diagnose.yml -l testbed-2 "
+          f"-e etcd_namespace={workloads.namespace_for(2)} -e etcd_name=etcd-events -e debug_container_image={name}:demo")
+    print(f"Heal the faults: make demo-heal; stop everything: make testbed-down. Demo took {time.monotonic() - started:.0f}s.")
+    return 0 if not missed and rc == 2 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -127,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     kind.add_argument("action", choices=["up", "down"])
     kind.add_argument("cluster")
     kind.add_argument("--nodes", type=int, default=1)
-    sub.add_parser("demo", help="build, push and kind-load the debug image")
+    sub.add_parser("demo", help="fleet + faults + debug image + health sweep")
     fup = sub.add_parser("up", help="start (or reuse) the fleet")
     fup.add_argument("--clusters", type=int, default=3)
     fup.add_argument("--etcds", default="etcd-main,etcd-events")
