@@ -131,11 +131,10 @@ def demo(state: Path) -> int:
             print("  " + faults.backup_unhealthy(state, cluster, etcd), flush=True)
     _step(4, "build the debug image from ops/Dockerfile and push it to the fleet's registry (playbooks/build_image.yml)")
     name = f"{env['TESTBED_REGISTRY']}/etcd-wrapper/etcd-debug"
+    build_args = {"BASE_IMAGE": env["TESTBED_BASE_IMAGE"], "ETCD_IMAGE": env["TESTBED_ETCD_IMAGE"]}
     rc = _run(["ansible-playbook", str(REPO / "playbooks" / "build_image.yml"),
                "-e", f"debug_image_name={name}", "-e", "debug_image_tag=demo", "-e", "debug_image_push=true",
-               "-e", json.dumps({"debug_image_build_args": {"BASE_IMAGE": env["TESTBED_BASE_IMAGE"],
-                                                             "ETCD_IMAGE": env["TESTBED_ETCD_IMAGE"]}}),
-               "-e", "debug_image_build_network=host"], env)
+               "-e", json.dumps({"debug_image_build_args": build_args}), "-e", "debug_image_build_network=host"], env)
     if rc != 0:
         return rc
     _step(5, "sweep the whole fleet (playbooks/health_sweep.yml, clusters in parallel)")
@@ -152,7 +151,7 @@ def demo(state: Path) -> int:
         return rc or 1
     report = json.loads(report_file.read_text())
     found = {(f["cluster"], f["etcd"], f["code"]) for f in report["findings"]}
-    expected = {(f"testbed-{c}", etcd, DEMO_CODES[kind]) for c, kind, etcd, _ in DEMO_FAULTS}
+    expected = {(f"testbed-{fault[0]}", fault[2], DEMO_CODES[fault[1]]) for fault in DEMO_FAULTS}
     missed = expected - found
     print(f"\nThe sweep {'failed, as it should with critical findings' if rc == 2 else f'ended with rc {rc}'} "
           f"(fleet_report_fail_on=critical). Injected faults found: {len(expected - missed)} of {len(expected)}"

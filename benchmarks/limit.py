@@ -1,0 +1,65 @@
+"""L - the limit: exactly one exec per etcd pod, every pod of every cluster in parallel, debug
+containers already present. Each exec runs the same one-shot health script the sweep runs, so
+L differs from the sweep only by what the sweep adds (Ansible, discovery, reports).
+
+    python benchmarks/limit.py KUBECONFIG CONTEXT [CONTEXT ...] [--container etcd-debug]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build" / "collections"))
+
+from kubernetes import client, config  # noqa: E402
+from kubernetes.stream import stream  # noqa: E402
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT  # noqa: E402
+
+SELECTOR = "app.kubernetes.io/managed-by=etcd-druid,app.kubernetes.io/component=etcd-statefulset"
+ARGS = ["etcd-ops", "MARK", "10", "/var/etcd/config/etcd.conf.yaml", "http://127.0.0.1:8080/healthz", "", "0"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("kubeconfig")
+    parser.add_argument("contexts", nargs="+")
+    parser.add_argument("--container", default="etcd-debug")
+    opts = parser.parse_args()
+    start = time.monotonic()
+    local = threading.local()
+
+    def api(context: str):
+        clients = local.__dict__.setdefault("clients", {})
+        if context not in clients:
+            clients[context] = client.CoreV1Api(config.new_client_from_config(opts.kubeconfig, context=context))
+        return clients[context]
+
+    jobs = []
+    for context in opts.contexts:
+        for pod in api(context).list_pod_for_all_namespaces(label_selector=SELECTOR).items:
+            etcd = pod.metadata.labels["app.kubernetes.io/part-of"]
+            argv = ["etcdctl", f"--endpoints=https://{etcd}-local:2379", "--command-timeout=10s",
+                    "--cacert=/var/etcd/ssl/ca/bundle.crt", "--cert=/var/etcd/ssl/client/tls.crt",
+                    "--key=/var/etcd/ssl/client/tls.key"]
+            jobs.append((context, pod.metadata.namespace, pod.metadata.name, argv))
+
+    def one(job) -> int:
+        context, namespace, pod, argv = job
+        out = stream(api(context).connect_get_namespaced_pod_exec, pod, namespace, container=opts.container,
+                     command=["bash", "-c", SCRIPT, *ARGS, *argv], stdout=True, stderr=True, stdin=False, tty=False)
+        return out.count("BEGIN")
+
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        sections = list(pool.map(one, jobs))
+    print(f"{len(jobs)} pods, {sum(sections)} sections, {time.monotonic() - start:.2f}s")
+    return 0 if all(s >= 6 for s in sections) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,230 @@
+"""The health sweep against the manual procedure, per-command exec and the limit, measured side
+by side in one run on the local fleet (3 clusters x 2 etcds x 3 members; 12 clusters as a scale
+point). Wall time is the median of --runs runs; peak RSS is the largest sum of RSS over the
+measured command's whole process tree (Ansible's forks and modules included), sampled every 50 ms.
+
+  A    the manual procedure, automated: per pod, sequentially, `kubectl debug --target=etcd`
+       (non-interactive), poll until the container runs, then one `kubectl exec` per command
+       the sweep runs (endpoint status, endpoint health, member list, alarm list, /healthz)
+  B    playbook with kubernetes.core.k8s_exec once per command (debug containers present;
+       kubernetes.core from the `ansible` wheel on PyPI, in a throwaway collections path)
+  ours health_sweep.yml: first run (a new debug container name, so every pod gets one) and
+       repeat run (containers reused)
+  L    benchmarks/limit.py: one exec per pod, all pods in parallel, containers present
+
+    make venv link binaries
+    PYTHONPATH=tests ANSIBLE_COLLECTIONS_PATH=build/collections .venv/bin/python benchmarks/sweep.py \
+        [--runs 3] [--scale 12] [--forks 12] [--skip-manual]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+
+from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import binaries, faults, fleet, images, workloads  # noqa: E402
+
+CACHE = REPO / "build" / "bench-cache"
+ETCDS = ["etcd-main", "etcd-events"]
+TLS = ["--cacert=/proc/1/root/var/etcd/ssl/ca/bundle.crt", "--cert=/proc/1/root/var/etcd/ssl/client/tls.crt",
+       "--key=/proc/1/root/var/etcd/ssl/client/tls.key"]
+COMMANDS = [["endpoint", "status", "-w", "json"], ["endpoint", "health", "-w", "json"],
+            ["member", "list", "-w", "json"], ["alarm", "list", "-w", "json"]]
+
+
+# ---------------------------------------------------------------- measuring
+
+def _tree_rss_kib(root: int) -> int:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(entry))
+            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, int]:
+    """(seconds, peak tree RSS in KiB) of one command."""
+    peak, done = [0], threading.Event()
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, **(env or {})})
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out = proc.communicate()[0]
+    elapsed = time.monotonic() - start
+    done.set()
+    sampler.join()
+    if proc.returncode not in ok_rc:
+        raise SystemExit(f"{argv[0]} failed (rc {proc.returncode}):\n{out[-3000:]}")
+    return elapsed, peak[0]
+
+
+def runs(label: str, n: int, make_argv, **kw) -> dict:
+    times, peaks = [], []
+    for i in range(n):
+        argv = make_argv(i)
+        seconds, peak = measure(argv, **kw) if isinstance(argv, list) else argv()
+        times.append(seconds)
+        peaks.append(peak)
+        print(f"  {label} run {i + 1}: {seconds:.1f}s, peak RSS {peak / 1024:.0f} MiB", flush=True)
+    return {"median_s": statistics.median(times), "runs_s": [round(t, 2) for t in times],
+            "peak_rss_mib": round(max(peaks) / 1024)}
+
+
+# ---------------------------------------------------------------- A: the manual procedure
+
+def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float, int]:
+    """Every pod of every cluster, one after the other, as a person with kubectl would."""
+    kubectl = [str(binaries.path("kubectl")), "--kubeconfig", str(kubeconfig)]
+    start = time.monotonic()
+    for index in range(1, count + 1):
+        ctx, ns = f"testbed-{index}", workloads.namespace_for(index)
+        for etcd in ETCDS:
+            for member in range(3):
+                pod = f"{etcd}-{member}"
+                name = "manual-" + uuid.uuid4().hex[:6]
+                subprocess.run(kubectl + ["--context", ctx, "-n", ns, "debug", pod, f"--image={image}", "--target=etcd",
+                                          "--profile=restricted", f"--container={name}", "--", "sleep", "infinity"],
+                               check=True, capture_output=True)
+                path = f'{{.status.ephemeralContainerStatuses[?(@.name=="{name}")].state.running.startedAt}}'
+                while not subprocess.run(kubectl + ["--context", ctx, "-n", ns, "get", "pod", pod, "-o", f"jsonpath={path}"],
+                                         check=True, capture_output=True, text=True).stdout.strip():
+                    time.sleep(0.5)
+                exec_ = kubectl + ["--context", ctx, "-n", ns, "exec", pod, "-c", name, "--"]
+                for command in COMMANDS:
+                    subprocess.run(exec_ + ["etcdctl", f"--endpoints=https://{etcd}-local:2379", *TLS, *command],
+                                   check=True, capture_output=True)
+                subprocess.run(exec_ + ["curl", "-s", "http://127.0.0.1:8080/healthz"], check=True, capture_output=True)
+    return time.monotonic() - start, 0
+
+
+# ---------------------------------------------------------------- setup
+
+def kubernetes_core() -> Path:
+    """kubernetes.core from the ansible wheel on PyPI, unpacked into a throwaway collections path."""
+    target = CACHE / "collections"
+    if not (target / "ansible_collections" / "kubernetes" / "core").exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        wheels = sorted(CACHE.glob("ansible-12.*.whl"))
+        if not wheels:
+            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                            "ansible>=12,<13", "-d", str(CACHE)], check=True)
+            wheels = sorted(CACHE.glob("ansible-12.*.whl"))
+        with zipfile.ZipFile(wheels[-1]) as whl:
+            for member in whl.namelist():
+                if member.startswith("ansible_collections/kubernetes/core/"):
+                    whl.extract(member, target)
+    return target
+
+
+def inventory(path: Path, kubeconfig: Path, count: int) -> Path:
+    contexts = ", ".join(f"testbed-{i}" for i in range(1, count + 1))
+    path.write_text(f"plugin: etcd_wrapper.ops.kubeconfig\nkubeconfigs: [{kubeconfig}]\ninclude_contexts: [{contexts}]\n")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clusters", type=int, default=3)
+    parser.add_argument("--scale", type=int, default=12, help="clusters of the scale point (0: skip)")
+    parser.add_argument("--forks", type=int, default=12)
+    parser.add_argument("--skip-manual", action="store_true")
+    opts = parser.parse_args()
+    state = testbed_cli.state_dir(None)
+    binaries.ensure(lambda m: print(m, file=sys.stderr))
+    env = testbed_cli.infra_up(state, log=lambda m: None)
+    image = images.ensure_debug_image(state, env["TESTBED_REGISTRY"], images.ops_tag(), log=print)
+    faults.heal(state)
+    work = REPO / "build" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {platform.platform()}",
+                     "runs": opts.runs, "forks": opts.forks}
+
+    def sweep_argv(inv: Path, container: str) -> list[str]:
+        return ["ansible-playbook", "-i", str(inv), str(REPO / "playbooks" / "health_sweep.yml"), "-f", str(opts.forks),
+                "-e", json.dumps({"debug_container_image": image, "debug_container_name": container,
+                                  "fleet_report_fail_on": "never", "fleet_report_dir": str(work / "report")})]
+
+    for count in [opts.clusters] + ([opts.scale] if opts.scale else []):
+        print(f"\n== {count} clusters x {len(ETCDS)} etcds x 3 members", flush=True)
+        kubeconfig = fleet.up(state, count, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_cli.insecure_registries(),
+                              log=lambda m: None)
+        inv = inventory(work / f"fleet-{count}.kubeconfig.yml", kubeconfig, count)
+        contexts = [f"testbed-{i}" for i in range(1, count + 1)]
+        point: dict = {}
+        # warm-up, not timed: the repeat runs and L/B find etcd-debug running in every pod
+        measure(sweep_argv(inv, "etcd-debug"))
+        point["ours_first"] = runs("ours first", opts.runs, lambda i: sweep_argv(inv, "bench-" + uuid.uuid4().hex[:6]))
+        point["ours_repeat"] = runs("ours repeat", opts.runs, lambda i: sweep_argv(inv, "etcd-debug"))
+        point["limit"] = runs("L", opts.runs, lambda i: [sys.executable, str(REPO / "benchmarks" / "limit.py"),
+                                                         str(kubeconfig), *contexts])
+        if count == opts.clusters:
+            collections = f"{REPO / 'build' / 'collections'}:{kubernetes_core()}"
+            per_command = ["ansible-playbook", "-i", str(inv), "-f", str(opts.forks), str(REPO / "benchmarks" / "per_command_exec.yml")]
+            point["per_command"] = runs("B", opts.runs, lambda i: per_command, env={"ANSIBLE_COLLECTIONS_PATH": collections})
+            if not opts.skip_manual:
+                point["manual"] = runs("A", opts.runs, lambda i: (lambda: manual(state, kubeconfig, count, image)))
+        results[f"clusters_{count}"] = point
+
+    base = results[f"clusters_{opts.clusters}"]
+    ours_first, ours_repeat = base["ours_first"]["median_s"], base["ours_repeat"]["median_s"]
+    print("\n== results (medians)")
+    for count_key, point in ((k, v) for k, v in results.items() if k.startswith("clusters_")):
+        for name, row in point.items():
+            print(f"  {count_key:12} {name:12} {row['median_s']:7.1f}s  runs {row['runs_s']}  peak RSS {row['peak_rss_mib']} MiB")
+    ratios = {}
+    if "manual" in base:
+        ratios["A/ours_first"] = base["manual"]["median_s"] / ours_first
+        ratios["A/ours_repeat"] = base["manual"]["median_s"] / ours_repeat
+    ratios["B/ours_repeat"] = base["per_command"]["median_s"] / ours_repeat
+    ratios["ours_repeat/L"] = ours_repeat / base["limit"]["median_s"]
+    if opts.scale:
+        scale = results[f"clusters_{opts.scale}"]
+        ratios[f"ours_repeat {opts.scale}/{opts.clusters} clusters"] = scale["ours_repeat"]["median_s"] / ours_repeat
+        ratios[f"ours_first {opts.scale}/{opts.clusters} clusters"] = scale["ours_first"]["median_s"] / ours_first
+        ratios[f"L {opts.scale}/{opts.clusters} clusters"] = scale["limit"]["median_s"] / base["limit"]["median_s"]
+    results["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
+    for k, v in results["ratios"].items():
+        print(f"  {k:32} {v}")
+    out = REPO / "benchmarks" / "results" / f"sweep-{results['date']}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwritten: {out}")
+
+
+if __name__ == "__main__":
+    main()
