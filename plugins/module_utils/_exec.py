@@ -14,9 +14,13 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sEr
 
 try:
     from kubernetes import client as k8s_client
+    from kubernetes.client.rest import ApiException
     from kubernetes.stream import stream as k8s_stream
 except ImportError:  # reported by the module through missing_required_lib
     k8s_client = k8s_stream = None
+
+    class ApiException(Exception):  # keeps the except clause valid; never raised without the library
+        pass
 
 
 def exit_code(status_text: str | None) -> int | None:
@@ -52,8 +56,15 @@ def status_message(status_text: str | None) -> str:
 def run(api, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> dict:
     """{'rc', 'stdout', 'stderr'}; raises K8sError on timeout or when no exit status arrives."""
     core = k8s_client.CoreV1Api(api)
-    resp = k8s_stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
-                      command=argv, stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+    try:
+        resp = k8s_stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
+                          command=argv, stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
+    except ApiException as exc:
+        # a refused websocket handshake arrives as status 0 with the 403 in its reason
+        if getattr(exc, "status", None) == 403 or "Handshake status 403" in str(exc):
+            raise K8sError(f"forbidden: needs get and create on pods/exec in {namespace} "
+                           f"(the exec is a websocket GET; API servers >= 1.35 also check create)") from None
+        raise
     out, err = [], []
     deadline = time.monotonic() + timeout
     try:

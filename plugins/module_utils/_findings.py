@@ -75,7 +75,7 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
     if obs.get("unreachable"):
         return [finding(obs, "CLUSTER_UNREACHABLE", "critical", f"cluster unreachable: {obs['unreachable']}")]
     for pod, message in sorted((obs.get("debug_failed") or {}).items()):
-        out.append(finding(obs, "DEBUG_CONTAINER_FAILED", "warning", f"debug container failed: {message}", pod=pod))
+        out.append(finding(obs, "DEBUG_CONTAINER_FAILED", "warning", f"no check through a debug container: {message}", pod=pod))
 
     members = _members(obs)
     statuses = [s for s in obs.get("endpoint_status") or [] if isinstance(s, dict) and s.get("Status")]
