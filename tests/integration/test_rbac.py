@@ -67,8 +67,8 @@ def test_each_rule_is_needed_and_named(fleet, state, fleet_debug_image, tmp_path
 def test_diagnose_without_pods_log_says_what_is_missing(fleet, state, fleet_debug_image, tmp_path):
     rules = [r for r in rbac.shipped_rules() if "pods/log" not in r["resources"]]
     scoped = rbac.scoped_kubeconfig(state, fleet["kubeconfig"], [1], rules, "etcd-ops-no-pods-log")
-    proc, _ = sweep(tmp_path, [scoped], fleet_debug_image, playbook="diagnose.yml",
-                    etcd_namespace=NS1, etcd_name="etcd-main")
+    proc = sweep(tmp_path, [scoped], fleet_debug_image, playbook="diagnose.yml",
+                 etcd_namespace=NS1, etcd_name="etcd-main")[0]
     assert proc.returncode == 0, proc.stdout
     assert f"(forbidden: needs get on pods/log in {NS1}" in proc.stdout
     assert "etcd-main-0" in proc.stdout and "(leader)" in proc.stdout
