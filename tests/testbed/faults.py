@@ -159,5 +159,6 @@ def heal(state: Path, index: int | None = None) -> list[str]:
         elif fault["kind"] == "nospace":
             _recreate(state, fault["cluster"], fault["etcd"], workloads.DEFAULT_QUOTA)
         done.append(f"healed {fault['kind']} on {cluster.name} {fault['namespace']}/{fault['etcd']}")
+    (state / "fleet").mkdir(parents=True, exist_ok=True)
     (state / "fleet" / "faults.json").write_text(json.dumps(left, indent=1))
     return done
