@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import state_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
 
 # etcd-druid >= v0.23, Gardener's own labels on every etcd, and the older druid labels.
@@ -49,12 +50,9 @@ def etcd_name(pod: dict) -> str:
 
 
 def _container_state(status: dict | None) -> str:
-    state = (status or {}).get("state") or {}
-    for key in ("running", "waiting", "terminated"):
-        if state.get(key) is not None:
-            reason = (state[key] or {}).get("reason")
-            return f"{key} ({reason})" if reason else key
-    return "unknown"
+    """'running', 'waiting (CrashLoopBackOff)', 'terminated (Completed)' or 'unknown'."""
+    state, reason, _message = state_of(status)
+    return f"{state} ({reason})" if reason else state
 
 
 def pod_summary(pod: dict, target: str) -> dict:

@@ -37,6 +37,12 @@ ALARMS = {1: "NOSPACE", 2: "CORRUPT"}
 SEVERITIES = ("critical", "warning", "info")
 
 
+def status_of(findings: list[dict]) -> str:
+    """critical, warning or ok: the most severe finding (info counts as ok)."""
+    severities = {f.get("severity") for f in findings}
+    return "critical" if "critical" in severities else "warning" if "warning" in severities else "ok"
+
+
 def finding(obs: dict, code: str, severity: str, message: str, pod: str | None = None,
             value=None, threshold=None) -> dict:
     return {"code": code, "severity": severity, "cluster": obs.get("cluster"), "namespace": obs.get("namespace"),
@@ -90,20 +96,14 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
                                pod=_member_pod(members, member_id)))
 
     reached = {_pod(s) for s in statuses}
-    if members:
-        for member_id in sorted(members):
-            pod = _member_pod(members, member_id)
-            if pod and pod not in reached:
-                out.append(finding(obs, "MEMBER_UNREACHABLE", "critical",
-                                   f"member {pod} did not answer endpoint status"
-                                   + _stderr_hint(obs.get("endpoint_status_stderr"), pod, obs.get("debug_failed")), pod=pod))
-    else:
-        # no member list at all: every pod we could exec into but whose etcd did not answer
-        for pod in pods:
-            if pod not in reached and pod not in (obs.get("debug_failed") or {}):
-                out.append(finding(obs, "MEMBER_UNREACHABLE", "critical",
-                                   f"member {pod} did not answer endpoint status"
-                                   + _stderr_hint(obs.get("endpoint_status_stderr"), pod, obs.get("debug_failed")), pod=pod))
+    failed = obs.get("debug_failed") or {}
+    # who should have answered: the listed members; without a member list, every pod we could exec into
+    expected = [_member_pod(members, member_id) for member_id in sorted(members)] if members \
+        else [pod for pod in pods if pod not in failed]
+    for pod in expected:
+        if pod and pod not in reached:
+            out.append(finding(obs, "MEMBER_UNREACHABLE", "critical", f"member {pod} did not answer endpoint status"
+                               + _stderr_hint(obs.get("endpoint_status_stderr"), pod, failed), pod=pod))
     for health in obs.get("endpoint_health") or []:
         if isinstance(health, dict) and health.get("health") is False:
             pod = _pod(health, "endpoint")

@@ -221,11 +221,6 @@ def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None])
     return rows
 
 
-def worst(findings: list[dict]) -> str:
-    severities = {f["severity"] for f in findings}
-    return "critical" if "critical" in severities else "warning" if "warning" in severities else "ok"
-
-
 def next_commands(kubectl: str, namespace: str, etcd: str, rows: list[dict], findings: list[dict],
                   container: str | None, etcdctl: str) -> list[str]:
     """Commands an operator can paste next; those that write to etcd say so."""
@@ -342,8 +337,13 @@ def read_logs(api, namespace: str, pod: str, container: str, lines: int) -> str:
         return f"(no logs: HTTP {exc.status} {api_message(exc)})"
 
 
+def _with_cluster_name(params: dict) -> dict:
+    """params with 'cluster' set: the given name, else the context, else the host."""
+    return dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
+
+
 def cluster_unreachable(params: dict) -> dict:
-    params = dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
+    params = _with_cluster_name(params)
     obs = {"cluster": params["cluster"], "unreachable": params["cluster_error"]}
     findings = _findings.evaluate(obs)
     return {"changed": False, "cluster": params["cluster"], "unreachable_reason": params["cluster_error"], "etcds": [],
@@ -351,14 +351,14 @@ def cluster_unreachable(params: dict) -> dict:
 
 
 def _summary(findings: list[dict], etcds: list[dict]) -> dict:
-    return {"status": worst(findings), "etcds": len(etcds), "members": sum(len(e["pods"]) for e in etcds),
+    return {"status": _findings.status_of(findings), "etcds": len(etcds), "members": sum(len(e["pods"]) for e in etcds),
             **{s: sum(1 for f in findings if f["severity"] == s) for s in _findings.SEVERITIES}}
 
 
 def check(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_health does; returns the result."""
     started = time.monotonic()
-    params = dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
+    params = _with_cluster_name(params)
     if params.get("cluster_error"):
         return cluster_unreachable(params)
     if params["concurrency"] < 1:
@@ -413,7 +413,7 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
         findings = _findings.evaluate(obs, thresholds)
         rows = member_rows(obs, views, debug)
         leader = next((r["pod"] for r in rows if r["is_leader"]), None)
-        entry = {"cluster": params["cluster"], "namespace": ns, "etcd": etcd["name"], "status": worst(findings),
+        entry = {"cluster": params["cluster"], "namespace": ns, "etcd": etcd["name"], "status": _findings.status_of(findings),
                  "pods": etcd["pods"], "leader": leader, "quota_bytes": obs["quota_bytes"] or _findings.DEFAULT_QUOTA,
                  "quota_source": "etcd config" if obs["quota_bytes"] else "default 8 GiB",
                  "members": rows, "findings": findings}

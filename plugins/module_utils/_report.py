@@ -20,7 +20,7 @@ import re
 import tempfile
 import xml.etree.ElementTree as ET
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, status_of
 
 SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
 SCHEMA_VERSION = 1
@@ -93,11 +93,6 @@ def _scalar(value):
     return str(value)
 
 
-def severity_status(severity: str) -> str:
-    """Status a finding of this severity gives its etcd: info counts as ok."""
-    return severity if severity in ("critical", "warning") else "ok"
-
-
 def worst(statuses) -> str:
     """Worst of statuses (critical > warning > ok); unknown values are ignored; empty -> ok."""
     known = [s for s in statuses if s in STATUSES]
@@ -155,7 +150,7 @@ def _etcd(raw: dict, cluster: str) -> dict:
     members.sort(key=lambda m: m["pod"])
     findings = sorted((_finding(f, context) for f in raw.get("findings") or []), key=_finding_key)
     leader = _str(raw.get("leader")) or next((m["pod"] for m in members if m["is_leader"]), None)
-    status = worst([severity_status(f["severity"]) for f in findings] + [str(raw.get("status") or "").lower()])
+    status = worst([status_of(findings), str(raw.get("status") or "").lower()])
     return {
         "cluster": context["cluster"], "namespace": context["namespace"] or "", "etcd": context["etcd"] or "",
         "status": status,
@@ -182,7 +177,7 @@ def _cluster(raw: dict) -> dict:
                                   "message": f"cluster unreachable: {unreachable}"}, {"cluster": name}))
     findings.sort(key=_finding_key)
     etcds = sorted((_etcd(e, name) for e in raw.get("etcds") or []), key=lambda e: (e["namespace"], e["etcd"]))
-    status = worst([e["status"] for e in etcds] + [severity_status(f["severity"]) for f in findings])
+    status = worst([e["status"] for e in etcds] + [status_of(findings)])
     return {"name": name, "host": host or name, "server": _str(raw.get("server")), "status": status,
             "unreachable": unreachable, "duration_s": _nonneg(_num(raw.get("duration_s"))), "findings": findings, "etcds": etcds}
 
@@ -309,7 +304,7 @@ def render_markdown(report: dict) -> str:
         if c["unreachable"]:
             lines.append(_md_row([c["name"], "(unreachable)", c["status"].upper(), "", "", n["critical"], n["warning"], c["unreachable"]]))
         elif not c["etcds"] or c["findings"]:
-            status = worst(severity_status(f["severity"]) for f in c["findings"]).upper()
+            status = status_of(c["findings"]).upper()
             note = "; ".join(f"{f['code']}: {f['message']}" for f in c["findings"]) or "no etcd found"
             lines.append(_md_row([c["name"], "(cluster)", status, "", "", n["critical"], n["warning"], note]))
         for e in c["etcds"]:
@@ -631,7 +626,9 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
         if host not in have:  # the host failed before its health result existed: never drop it silently
             results.append({"host": host, "cluster": host,
                             "unreachable": "no health result: the sweep failed on this host before the health check"})
-    report = build_report(results, now, fail_on=params["fail_on"], thresholds=params.get("thresholds"),
+    # the thresholds the findings were evaluated with travel in each etcd_health result
+    thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {})
+    report = build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
                           collection_version=collection_version, title=params["title"])
     files = {fmt: os.path.join(params["dest"], FILENAMES[fmt]) for fmt in params["formats"]}
     if not check_mode:

@@ -61,7 +61,9 @@ options:
     choices: [critical, warning, never]
     default: critical
   thresholds:
-    description: The thresholds the findings were evaluated with, recorded in the report.
+    description:
+      - The thresholds the findings were evaluated with, recorded in the report.
+      - Empty means those in the first result that carries C(thresholds) (as M(etcd_wrapper.ops.etcd_health) returns them).
     type: dict
     default: {}
   title:

@@ -162,10 +162,15 @@ def test_repeat_sweep_reuses_debug_containers(faulty, fleet, fleet_debug_image, 
     assert report["summary"]["failed"] is False  # fail_on: never
 
 
+def diagnose(tmp_path: Path, fleet: dict, image: str, index: int, namespace: str, etcd: str) -> subprocess.CompletedProcess:
+    """diagnose.yml on one etcd of cluster `index` (0-based), its report in tmp_path/diag."""
+    return playbook("diagnose.yml", inventory(tmp_path, fleet),
+                    {"etcd_namespace": namespace, "etcd_name": etcd, "debug_container_image": image,
+                     "fleet_report_dir": str(tmp_path / "diag")}, "-l", fleet["contexts"][index])
+
+
 def test_diagnose_faulty_etcd(faulty, fleet, fleet_debug_image, tmp_path):
-    proc = playbook("diagnose.yml", inventory(tmp_path, fleet),
-                    {"etcd_namespace": NS1, "etcd_name": "etcd-events", "debug_container_image": fleet_debug_image,
-                     "fleet_report_dir": str(tmp_path / "diag")}, "-l", fleet["contexts"][0])
+    proc = diagnose(tmp_path, fleet, fleet_debug_image, 0, NS1, "etcd-events")
     out = proc.stdout
     assert proc.returncode == 2, out
     assert "etcd-events-1: id" in out and "UNREACHABLE" in out
@@ -180,9 +185,7 @@ def test_diagnose_faulty_etcd(faulty, fleet, fleet_debug_image, tmp_path):
 
 
 def test_diagnose_healthy_etcd(faulty, fleet, fleet_debug_image, tmp_path):
-    proc = playbook("diagnose.yml", inventory(tmp_path, fleet),
-                    {"etcd_namespace": NS2, "etcd_name": "etcd-main", "debug_container_image": fleet_debug_image,
-                     "fleet_report_dir": str(tmp_path / "diag")}, "-l", fleet["contexts"][1])
+    proc = diagnose(tmp_path, fleet, fleet_debug_image, 1, NS2, "etcd-main")
     out = proc.stdout
     assert proc.returncode == 0, out
     assert f"{NS2}/etcd-main on {fleet['contexts'][1]}: OK, leader etcd-main-" in out

@@ -6,44 +6,12 @@ healthy, one member stopped, NOSPACE alarm under a 2 MiB quota, backup-restore u
 from __future__ import annotations
 
 import copy
-import json
-import os
 
 import pytest
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "etcd")
-PODS = ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
-
-
-def rec(name: str) -> dict:
-    with open(os.path.join(FIXTURES, f"{name}.json"), encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def parsed(name: str):
-    return json.loads(rec(name)["stdout"])
-
-
-def healthz(name: str) -> dict:
-    body, code = rec(name)["stdout"].rsplit("\n", 1)
-    return {"status": int(code), "health": json.loads(body)["health"]}
-
-
-def observation(prefix: str = "healthy", etcd: str = "etcd-main", **over) -> dict:
-    obs = {
-        "cluster": "testbed-1", "namespace": "shoot--dev--alpha", "etcd": etcd, "pods": [p.replace("etcd-main", etcd) for p in PODS],
-        "endpoint_status": parsed(f"{prefix}_endpoint_status"),
-        "endpoint_status_stderr": rec(f"{prefix}_endpoint_status")["stderr"],
-        "endpoint_health": parsed(f"{prefix}_endpoint_health"),
-        "member_list": parsed("healthy_member_list" if prefix != "stopped_member" else "stopped_member_member_list"),
-        "alarm_list": parsed("healthy_alarm_list"),
-        "backup_health": {p: healthz("healthy_backup_healthz") for p in PODS},
-        "quota_bytes": 8 * 1024 ** 3,
-    }
-    obs.update(over)
-    return obs
+from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import PODS, healthz, observation, parsed
 
 
 def codes(findings):

@@ -18,40 +18,11 @@ from jsonschema import Draft202012Validator
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _report
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "etcd")
+from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import observation
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 SCHEMA = os.path.join(REPO, "docs", "health_report.schema.json")
-PODS = ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
 NOW = "2026-11-27T15:00:00Z"
-
-
-def rec(name: str) -> dict:
-    with open(os.path.join(FIXTURES, f"{name}.json"), encoding="utf-8") as fh:
-        return json.load(fh)
-
-
-def parsed(name: str):
-    return json.loads(rec(name)["stdout"])
-
-
-def healthz(name: str) -> dict:
-    body, code = rec(name)["stdout"].rsplit("\n", 1)
-    return {"status": int(code), "health": json.loads(body)["health"]}
-
-
-def observation(cluster: str, namespace: str, prefix: str = "healthy", **over) -> dict:
-    obs = {
-        "cluster": cluster, "namespace": namespace, "etcd": "etcd-main", "pods": list(PODS),
-        "endpoint_status": parsed(f"{prefix}_endpoint_status"),
-        "endpoint_status_stderr": rec(f"{prefix}_endpoint_status")["stderr"],
-        "endpoint_health": parsed(f"{prefix}_endpoint_health"),
-        "member_list": parsed("stopped_member_member_list" if prefix == "stopped_member" else "healthy_member_list"),
-        "alarm_list": parsed("healthy_alarm_list"),
-        "backup_health": {p: healthz("healthy_backup_healthz") for p in PODS},
-        "quota_bytes": 8 * 1024 ** 3,
-    }
-    obs.update(over)
-    return obs
 
 
 def etcd_result(obs: dict, **over) -> dict:
@@ -86,11 +57,12 @@ def fleet() -> list[dict]:
          "duration_s": 0.4, "findings": [], "etcds": []},
         {"host": "testbed-1", "cluster": "testbed-1", "server": "https://127.0.0.1:22001", "unreachable": None, "duration_s": 3.2,
          "findings": [],
-         "etcds": [etcd_result(observation("testbed-1", "shoot--dev--beta", "stopped_member")),
-                   etcd_result(observation("testbed-1", "shoot--dev--alpha"))]},
+         "etcds": [etcd_result(observation("stopped_member", cluster="testbed-1", namespace="shoot--dev--beta")),
+                   etcd_result(observation(cluster="testbed-1", namespace="shoot--dev--alpha"))]},
         {"host": "testbed-2", "cluster": "testbed-2", "server": "https://127.0.0.1:22002", "unreachable": None, "duration_s": 2.9,
          "findings": [],
-         "etcds": [etcd_result(observation("testbed-2", "shoot--dev--alpha", debug_failed={"etcd-main-1": "ErrImagePull: manifest unknown"}))]},
+         "etcds": [etcd_result(observation(cluster="testbed-2", namespace="shoot--dev--alpha",
+                                           debug_failed={"etcd-main-1": "ErrImagePull: manifest unknown"}))]},
         {"host": "testbed-3", "cluster": "testbed-3", "server": "https://127.0.0.1:22003",
          "unreachable": "dial tcp 127.0.0.1:22003: connect: connection refused", "duration_s": 1.0,
          "findings": evaluate({"cluster": "testbed-3", "unreachable": "dial tcp 127.0.0.1:22003: connect: connection refused"}),
@@ -431,3 +403,15 @@ def test_module_run_reports_missing_hosts_and_writes_nothing_in_check_mode(tmp_p
     assert "seed-missing" in [c["name"] for c in written["clusters"]]
     never = _report.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert never["failed_findings"] == [] and never["summary"]["failed"] is False
+
+
+def test_module_run_records_the_thresholds_the_results_carry(tmp_path):
+    results = fleet()
+    results[1]["thresholds"] = {"db_quota_warning": 0.7}
+    params = {"results": results, "hosts": [], "dest": str(tmp_path), "formats": ["json"], "fail_on": "never",
+              "thresholds": {}, "title": "t"}
+    _report.run(params, False, NOW, "0.1.0")
+    written = json.loads((tmp_path / "health_report.json").read_text())
+    assert written["thresholds"]["db_quota_warning"] == 0.7
+    _report.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
+    assert json.loads((tmp_path / "health_report.json").read_text())["thresholds"]["db_quota_warning"] == 0.6
