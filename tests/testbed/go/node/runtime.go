@@ -435,6 +435,7 @@ func (p *Provider) supervise(ctx context.Context, st *podState, cs *ctrState, id
 		p.mu.Unlock()
 	}
 	var bo backoff
+	var startedAt time.Time // when we last restarted it: an older termination is the previous run's
 	for {
 		// Wait (polling the status loop's view) for this run to end.
 		var term *corev1.ContainerStateTerminated
@@ -445,6 +446,9 @@ func (p *Provider) supervise(ctx context.Context, st *podState, cs *ctrState, id
 			p.mu.Lock()
 			if cs.info != nil && cs.info.ID == id {
 				term = p.terminated(cs)
+				if term != nil && term.FinishedAt.Time.Before(startedAt.Truncate(time.Second)) {
+					term = nil // the status loop has not seen the restart yet
+				}
 			}
 			p.mu.Unlock()
 		}
@@ -473,7 +477,11 @@ func (p *Provider) supervise(ctx context.Context, st *podState, cs *ctrState, id
 			if !sleep(ctx, d) {
 				return
 			}
+			if held(holdFile) {
+				continue // held while backing off: stay down (the wait above sees it terminated)
+			}
 		}
+		startedAt = time.Now()
 		if _, err := p.podman.run(ctx, "start", id); err != nil {
 			if ctx.Err() != nil {
 				return
