@@ -20,7 +20,7 @@ export PYTHONPATH := $(CURDIR)/tests
 export TESTBED_DIR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv link binaries fleet-up demo demo-heal test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+.PHONY: help deps venv link thirdparty binaries fleet-up demo demo-heal test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
 
 help:
 	@echo "make demo    3-cluster local fleet + one fault of each kind + debug image + health_sweep.yml, then the summary"
@@ -63,8 +63,13 @@ sanity: atest-tree
 units: atest-tree
 	cd $(ATEST) && ansible-test units --venv --requirements --python 3.11 --color no $(UNITS_ARGS)
 
-lint: venv link
-	ansible-lint --offline --profile production
+# awx.awx (for extensions/awx/configure.yml) from the ansible wheel on PyPI: Galaxy is unreachable
+THIRDPARTY := $(CURDIR)/build/bench-cache/collections
+thirdparty: venv
+	$(BIN)/python -c 'from testbed import thirdparty; thirdparty.from_ansible_wheel("awx.awx")'
+
+lint: venv link thirdparty
+	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS):$(THIRDPARTY) ansible-lint --offline --profile production
 
 changelog-lint: venv
 	antsibull-changelog lint

@@ -31,16 +31,15 @@ import sys
 import threading
 import time
 import uuid
-import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import thirdparty  # noqa: E402
 from testbed import binaries, faults, fleet, images, workloads  # noqa: E402
 
-CACHE = REPO / "build" / "bench-cache"
 ETCDS = ["etcd-main", "etcd-events"]
 TLS = ["--cacert=/proc/1/root/var/etcd/ssl/ca/bundle.crt", "--cert=/proc/1/root/var/etcd/ssl/client/tls.crt",
        "--key=/proc/1/root/var/etcd/ssl/client/tls.key"]
@@ -137,19 +136,7 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
 
 def kubernetes_core() -> Path:
     """kubernetes.core from the ansible wheel on PyPI, unpacked into a throwaway collections path."""
-    target = CACHE / "collections"
-    if not (target / "ansible_collections" / "kubernetes" / "core").exists():
-        CACHE.mkdir(parents=True, exist_ok=True)
-        wheels = sorted(CACHE.glob("ansible-12.*.whl"))
-        if not wheels:
-            subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                            "ansible>=12,<13", "-d", str(CACHE)], check=True)
-            wheels = sorted(CACHE.glob("ansible-12.*.whl"))
-        with zipfile.ZipFile(wheels[-1]) as whl:
-            for member in whl.namelist():
-                if member.startswith("ansible_collections/kubernetes/core/"):
-                    whl.extract(member, target)
-    return target
+    return thirdparty.from_ansible_wheel("kubernetes.core")
 
 
 def inventory(path: Path, kubeconfig: Path, count: int) -> Path:
@@ -165,6 +152,7 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=12, help="clusters of the scale point (0: skip)")
     parser.add_argument("--forks", type=int, default=12)
     parser.add_argument("--skip-manual", action="store_true")
+    parser.add_argument("--skip-per-command", action="store_true", help="leave out B (over 11 min per run at 3 clusters here)")
     parser.add_argument("--baseline-runs", type=int, default=None,
                         help="runs of A and B (default --runs; B took over 11 min per run at 3 clusters here)")
     opts = parser.parse_args()
@@ -200,9 +188,10 @@ def main() -> None:
             baseline_runs = opts.baseline_runs or opts.runs
             if not opts.skip_manual:
                 point["manual"] = runs("A", baseline_runs, lambda i: (lambda: manual(state, kubeconfig, count, image)))
-            collections = f"{REPO / 'build' / 'collections'}:{kubernetes_core()}"
-            per_command = ["ansible-playbook", "-i", str(inv), "-f", str(opts.forks), str(REPO / "benchmarks" / "per_command_exec.yml")]
-            point["per_command"] = runs("B", baseline_runs, lambda i: per_command, env={"ANSIBLE_COLLECTIONS_PATH": collections})
+            if not opts.skip_per_command:
+                collections = f"{REPO / 'build' / 'collections'}:{kubernetes_core()}"
+                per_command = ["ansible-playbook", "-i", str(inv), "-f", str(opts.forks), str(REPO / "benchmarks" / "per_command_exec.yml")]
+                point["per_command"] = runs("B", baseline_runs, lambda i: per_command, env={"ANSIBLE_COLLECTIONS_PATH": collections})
         results[f"clusters_{count}"] = point
 
     base = results[f"clusters_{opts.clusters}"]
@@ -215,7 +204,8 @@ def main() -> None:
     if "manual" in base:
         ratios["A/ours_first"] = base["manual"]["median_s"] / ours_first
         ratios["A/ours_repeat"] = base["manual"]["median_s"] / ours_repeat
-    ratios["B/ours_repeat"] = base["per_command"]["median_s"] / ours_repeat
+    if "per_command" in base:
+        ratios["B/ours_repeat"] = base["per_command"]["median_s"] / ours_repeat
     ratios["ours_repeat/L"] = ours_repeat / base["limit"]["median_s"]
     if opts.scale:
         scale = results[f"clusters_{opts.scale}"]

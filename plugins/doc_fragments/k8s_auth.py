@@ -15,6 +15,8 @@ options:
     description:
       - Path to a kubeconfig file, or the kubeconfig itself as a dict.
       - If not given, E(K8S_AUTH_KUBECONFIG) is used, then the client's default (E(KUBECONFIG), C(~/.kube/config)).
+      - The secrets of an inline kubeconfig (user tokens, passwords, client keys, auth-provider
+        tokens, exec environment values) are masked in the module's output, even at C(-vvv).
     type: raw
   context:
     description:

@@ -15,6 +15,10 @@ description:
   - Host variables carry the kubeconfig path and the context (never credentials), so the
     Kubernetes modules of this collection pick them up with
     C(module_defaults) or directly; C(ansible_connection) is C(local).
+  - When the files come from the environment (O(kubeconfigs) empty), the path is not pinned
+    as C(etcd_ops_kubeconfig); the play resolves E(K8S_AUTH_KUBECONFIG) / E(KUBECONFIG) again
+    when it runs. That is what AWX/AAP needs, where the inventory update and every job get
+    their own temporary copy of the kubeconfig credential.
   - Groups by kubeconfig file and by user-given context patterns; supports C(compose),
     C(groups) and C(keyed_groups). Usable as an AWX/AAP inventory source.
   - The configuration file name must end with C(kubeconfig.yml) or C(kubeconfig.yaml).
@@ -96,8 +100,10 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
     def verify_file(self, path):
         return super().verify_file(path) and path.endswith(("kubeconfig.yml", "kubeconfig.yaml"))
 
-    def _files(self, base: str) -> list[str]:
+    def _files(self, base: str) -> tuple[list[str], bool]:
+        """The kubeconfig files, and whether they were named (pinned) rather than taken from the environment."""
         patterns = self.get_option("kubeconfigs")
+        pinned = bool(patterns)
         if not patterns:
             env = os.environ.get("K8S_AUTH_KUBECONFIG") or os.environ.get("KUBECONFIG") or "~/.kube/config"
             patterns = [p for p in env.split(os.pathsep) if p]
@@ -110,7 +116,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             if not matches:
                 self.display.warning(f"kubeconfig inventory: no file matches {pattern}")
             files.extend(m for m in matches if os.path.isfile(m) and m not in files)
-        return files
+        return files, pinned
 
     def _wanted(self, context: str) -> bool:
         include = self.get_option("include_contexts") or ["*"]
@@ -124,7 +130,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
         if not HAS_YAML:
             raise AnsibleParserError("the kubeconfig inventory needs PyYAML")
         strict = self.get_option("strict")
-        for kubeconfig in self._files(os.path.dirname(os.path.abspath(path))):
+        files, pinned = self._files(os.path.dirname(os.path.abspath(path)))
+        for kubeconfig in files:
             try:
                 with open(kubeconfig, encoding="utf-8") as fh:
                     config = yaml.safe_load(fh) or {}
@@ -144,12 +151,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
                     "ansible_connection": "local",
                     # the hosts run on the controller: its own Python (ansible_playbook_python)
                     "ansible_python_interpreter": sys.executable,
-                    "etcd_ops_kubeconfig": kubeconfig,
                     "etcd_ops_context": name,
                     "etcd_ops_cluster": context.get("cluster"),
                     "etcd_ops_server": clusters.get(context.get("cluster"), {}).get("server"),
                     "etcd_ops_namespace": context.get("namespace"),
                 }
+                if pinned:
+                    variables["etcd_ops_kubeconfig"] = kubeconfig
                 for key, value in variables.items():
                     self.inventory.set_variable(name, key, value)
                 if self.get_option("group_by_file"):

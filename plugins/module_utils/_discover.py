@@ -62,6 +62,7 @@ def pod_summary(pod: dict, target: str) -> dict:
     eph_status = {s.get("name"): s for s in status.get("ephemeralContainerStatuses") or []}
     return {
         "name": meta.get("name"),
+        "namespace": meta.get("namespace"),
         "phase": status.get("phase"),
         "ready": all(s.get("ready") for s in status.get("containerStatuses") or []) and bool(status.get("containerStatuses")),
         "ip": status.get("podIP"),
@@ -114,10 +115,16 @@ def _list(api, selector: str, namespace: str | None) -> list[dict]:
     return api.sanitize_for_serialization(items).get("items") or []
 
 
+def patterns(values) -> list[str]:
+    """A pattern list as given: entries trimmed, empty ones dropped (a survey's "a, b" arrives
+    as ["a", " b"]; an empty answer as [""], which means no filter, not "match nothing")."""
+    return [str(v).strip() for v in values or [] if str(v).strip()]
+
+
 def discover(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_cluster_info does; returns the result."""
-    include, exclude = params.get("namespaces") or [], params.get("exclude_namespaces") or []
-    selectors = params.get("selectors") or DEFAULT_SELECTORS
+    include, exclude = patterns(params.get("namespaces")), patterns(params.get("exclude_namespaces"))
+    selectors = patterns(params.get("selectors")) or DEFAULT_SELECTORS
     # exact namespace names: list in each (works with a namespaced Role); patterns: list everywhere once
     scopes = include if include and not any(is_pattern(n) for n in include) else [None]
     pods = []
@@ -125,7 +132,7 @@ def discover(api, params: dict, check_mode: bool, where: str) -> dict:
         for selector in selectors:
             pods.extend(p for p in _list(api, selector, scope)
                         if matches((p.get("metadata") or {}).get("namespace") or "", include, exclude))
-    etcds = group(pods, params["target_container"], params.get("etcds"), params.get("exclude_etcds"))
+    etcds = group(pods, params["target_container"], patterns(params.get("etcds")), patterns(params.get("exclude_etcds")))
     return {"changed": False, "etcds": etcds,
             "namespaces": sorted({e["namespace"] for e in etcds}),
             "pod_count": sum(len(e["pods"]) for e in etcds)}

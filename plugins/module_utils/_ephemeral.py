@@ -264,21 +264,34 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     return result
 
 
+def split_pods(entries: list[str], namespace: str | None) -> list[tuple[str, str]]:
+    """[(namespace, pod)] from `pod` / `<namespace>/<pod>` entries, duplicates dropped, order kept."""
+    targets = []
+    for entry in entries:
+        ns, sep, pod = str(entry).strip().rpartition("/")
+        ns = ns if sep else namespace
+        if not pod or not ns:
+            raise K8sError(f"pods entry '{entry}' names no namespace: set namespace or write <namespace>/<pod>")
+        targets.append((ns, pod))
+    return list(dict.fromkeys(targets))
+
+
 def ensure_many(api, params: dict, check_mode: bool, where: str) -> dict:
-    """ensure() on every pod of params['pods'] (same namespace), at most params['concurrency'] at
+    """ensure() on every pod of params['pods'] (each in its own namespace), at most params['concurrency'] at
     a time. One pod's failure does not stop the others; the module fails when any pod failed
     (the sweep reads the per-pod results from RV(containers) and reports them as findings)."""
-    pods = list(dict.fromkeys(params["pods"]))
+    pods = split_pods(params["pods"], params.get("namespace"))
 
-    def one(pod_name: str) -> dict:
+    def one(target: tuple[str, str]) -> dict:
+        namespace, pod_name = target
         try:
-            out = ensure(api, dict(params, pod=pod_name), check_mode, where)
+            out = ensure(api, dict(params, namespace=namespace, pod=pod_name), check_mode, where)
             out["failed"] = False
         except K8sError as exc:
-            out = {"pod": pod_name, "namespace": params["namespace"], "container": exc.details.get("container"),
+            out = {"pod": pod_name, "namespace": namespace, "container": exc.details.get("container"),
                    "changed": False, "created": False, "failed": True, "msg": exc.msg}
         except Exception as exc:  # noqa: BLE001 - one pod's connection error must not hide the others' results
-            out = {"pod": pod_name, "namespace": params["namespace"], "container": None, "changed": False,
+            out = {"pod": pod_name, "namespace": namespace, "container": None, "changed": False,
                    "created": False, "failed": True, "msg": f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"}
         out.pop("spec", None)
         return out
@@ -289,7 +302,7 @@ def ensure_many(api, params: dict, check_mode: bool, where: str) -> dict:
     result = {"changed": any(c.get("changed") for c in containers), "namespace": params["namespace"],
               "containers": containers}
     if failed:
-        detail = "; ".join(f"{c['pod']}: {c['msg']}" for c in failed)
+        detail = "; ".join(f"{c['namespace']}/{c['pod']}: {c['msg']}" for c in failed)
         raise K8sError(f"debug container failed on {len(failed)} of {len(containers)} pods: {detail}", **result)
     return result
 

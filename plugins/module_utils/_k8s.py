@@ -81,6 +81,38 @@ def _kubeconfig_source(kubeconfig):
     return "file", text
 
 
+# Keys of a kubeconfig user entry (and of its auth-provider config / exec env) that carry secrets.
+_SECRET_KEYS = frozenset(("token", "password", "client-key-data", "id-token", "refresh-token", "access-token",
+                          "client-secret", "value"))
+
+
+def kubeconfig_secrets(kubeconfig) -> set[str]:
+    """Secret strings inside an inline kubeconfig (dict or JSON text): user tokens, passwords,
+    client keys, auth-provider tokens, exec env values. A kubeconfig path yields nothing."""
+    try:
+        kind, source = _kubeconfig_source(kubeconfig)
+    except K8sError:
+        return set()
+    if kind != "dict":
+        return set()
+    found: set[str] = set()
+
+    def walk(node, secret=False):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, secret or key in _SECRET_KEYS)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, secret)
+        elif secret and isinstance(node, str) and len(node) >= 4:
+            found.add(node)
+
+    for user in source.get("users") or []:
+        if isinstance(user, dict):
+            walk(user.get("user"))
+    return found
+
+
 def new_api_client(params: dict):
     """An ApiClient of its own for these connection options (no global state touched)."""
     kind, source = _kubeconfig_source(params.get("kubeconfig"))
@@ -116,6 +148,11 @@ def new_api_client(params: dict):
         conf.key_file = params["client_key"]
     if params.get("proxy"):
         conf.proxy = params["proxy"]
+    # the REST client (urllib3 pool: CA, client certificate, proxy) is built when the ApiClient
+    # is made: one made before these options were applied would silently ignore them
+    if any(params.get(k) is not None for k in ("host", "validate_certs", "ca_cert", "client_cert", "client_key", "proxy")):
+        api.close()
+        api = k8s_client.ApiClient(conf)
     if params.get("impersonate_user"):
         api.set_default_header("Impersonate-User", params["impersonate_user"])
     if params.get("impersonate_groups"):
@@ -140,6 +177,9 @@ def run_k8s_module(module, action) -> None:
     if not HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
     params = module.params
+    # an inline kubeconfig is not no_log as a whole (its cluster and context names belong in
+    # the output); its secrets are masked wherever they would appear in the result
+    module.no_log_values.update(kubeconfig_secrets(params.get("kubeconfig")))
     where = f"cluster '{cluster_label(params)}'"
     host = params.get("host") or "?"
     try:

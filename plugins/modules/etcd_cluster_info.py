@@ -101,7 +101,7 @@ etcds:
       sample: etcd-main
     pods:
       description:
-        - Member pods, sorted by name, each with C(name), C(phase), C(ready), C(ip), C(node),
+        - Member pods, sorted by name, each with C(name), C(namespace), C(phase), C(ready), C(ip), C(node),
           C(etcd_state) (C(running), C(waiting (CrashLoopBackOff)), ...), C(restarts) and
           C(ephemeral_containers) (C(name), C(image), C(state)).
       type: list

@@ -38,9 +38,10 @@ attributes:
     support: full
 options:
   namespace:
-    description: Namespace of the pod.
+    description:
+      - Namespace of the pod(s).
+      - Required with O(pod), and with O(pods) unless every entry names its own namespace.
     type: str
-    required: true
   pod:
     description:
       - Name of the pod, for example C(etcd-main-0).
@@ -48,8 +49,10 @@ options:
     type: str
   pods:
     description:
-      - Several pods of the namespace, handled at most O(concurrency) at a time in one task (what
-        the C(etcd_wrapper.ops.debug_container) role uses for all members of a cluster).
+      - Several pods, handled at most O(concurrency) at a time in one task (what the
+        C(etcd_wrapper.ops.debug_container) role uses for all members of a cluster).
+      - An entry C(<namespace>/<pod>) names its own namespace, so one task covers pods of many
+        namespaces; a plain name is in O(namespace).
       - Every pod is tried; the task fails when any pod failed, and RV(containers) holds each pod's
         result either way.
     type: list
@@ -215,7 +218,7 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import
 
 def main():
     argument_spec = dict(
-        namespace=dict(type="str", required=True),
+        namespace=dict(type="str"),
         pod=dict(type="str"),
         pods=dict(type="list", elements="str"),
         concurrency=dict(type="int", default=5),
@@ -232,7 +235,8 @@ def main():
         **AUTH_ARG_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
-                           mutually_exclusive=[("pod", "pods")], required_one_of=[("pod", "pods")])
+                           mutually_exclusive=[("pod", "pods")], required_one_of=[("pod", "pods")],
+                           required_by={"pod": "namespace"})
     run_k8s_module(module, ensure_module)
 
 

@@ -50,6 +50,10 @@ def test_include_patterns_and_env_default(tmp_path, monkeypatch):
     monkeypatch.delenv("K8S_AUTH_KUBECONFIG", raising=False)
     inv = inventory(tmp_path, {"include_contexts": ["testbed-*"]})
     assert sorted(inv["_meta"]["hostvars"]) == ["testbed-1", "testbed-2"]
+    # a kubeconfig from the environment is resolved again at run time, never pinned (AWX's
+    # inventory update and its jobs each get their own temporary credential file)
+    assert "etcd_ops_kubeconfig" not in inv["_meta"]["hostvars"]["testbed-1"]
+    assert inv["_meta"]["hostvars"]["testbed-1"]["etcd_ops_context"] == "testbed-1"
 
 
 def test_unreadable_kubeconfig_is_one_clear_error(tmp_path):

@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import uuid
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+from kubernetes import client as k8s_client
 
 from conftest import REPO, run_module
 
@@ -265,9 +267,20 @@ def test_attach_many_pods_reports_each(fleet, fleet_debug_image):
     result = run_module("etcd_ephemeral_container", dict(auth, namespace=NS2, pods=["etcd-main-0", "no-such-pod", "etcd-main-1"],
                                                          image=fleet_debug_image, profile="restricted", concurrency=2))
     assert result.failed
-    assert result["msg"].startswith("debug container failed on 1 of 3 pods: no-such-pod: pod 'no-such-pod' not found")
+    assert result["msg"].startswith(f"debug container failed on 1 of 3 pods: {NS2}/no-such-pod: pod 'no-such-pod' not found")
     assert [(c["pod"], c["failed"]) for c in result["containers"]] == [("etcd-main-0", False), ("no-such-pod", True),
                                                                        ("etcd-main-1", False)]
+    # <namespace>/<pod> entries: no namespace option needed (one task for a whole cluster)
+    spread = run_module("etcd_ephemeral_container", dict(auth, pods=[f"{NS2}/etcd-events-0", f"{NS2}/etcd-main-0"],
+                                                         image=fleet_debug_image, profile="restricted"))
+    assert not spread.failed and [(c["namespace"], c["pod"]) for c in spread["containers"]] == [(NS2, "etcd-events-0"), (NS2, "etcd-main-0")]
+    name = "bad-" + uuid.uuid4().hex[:6]
+    unnamed = run_module("etcd_ephemeral_container", dict(auth, pods=[f"{NS2}/etcd-events-1", "etcd-main-2"], image=fleet_debug_image,
+                                                          profile="restricted", name=name))
+    assert unnamed.failed and unnamed["msg"] == "pods entry 'etcd-main-2' names no namespace: set namespace or write <namespace>/<pod>"
+    pod = fleet["api"](fleet["contexts"][1]).sanitize_for_serialization(
+        k8s_client.CoreV1Api(fleet["api"](fleet["contexts"][1])).read_namespaced_pod("etcd-events-1", NS2))
+    assert name not in [c["name"] for c in pod["spec"].get("ephemeralContainers") or []]  # bad input changed nothing
     zero = run_module("etcd_ephemeral_container", dict(auth, namespace=NS2, pods=["etcd-main-0"], image=fleet_debug_image,
                                                        concurrency=0))
     assert zero.failed and zero["msg"] == "concurrency must be at least 1"

@@ -54,7 +54,8 @@ def test_group_sorts_dedupes_and_skips_pods_without_etcd():
 
 def test_pod_summary_from_the_recorded_pod():
     summary = _discover.pod_summary(POD, "etcd")
-    assert summary["name"] == "etcd-main-0" and summary["phase"] == "Running" and summary["ready"] is True
+    assert summary["name"] == "etcd-main-0" and summary["namespace"] == POD["metadata"]["namespace"]
+    assert summary["phase"] == "Running" and summary["ready"] is True
     assert summary["etcd_state"] == "running" and summary["restarts"] == 0 and summary["ip"].startswith("10.")
     assert summary["ephemeral_containers"] == [{"name": "etcd-debug", "image": POD["spec"]["ephemeralContainers"][0]["image"],
                                                 "state": "running"}]
@@ -71,3 +72,10 @@ def test_namespace_patterns():
     assert _discover.matches("shoot--dev--alpha", ["shoot--dev--*"], ["*--alpha"]) is False
     assert _discover.matches("shoot--dev--beta", ["shoot--dev--*"], ["*--alpha"]) is True
     assert _discover.matches("garden", [], []) is True
+
+
+def test_patterns_from_a_comma_separated_answer():
+    # AWX survey text "shoot--a-*, shoot--b-*" reaches the module as a list split on commas
+    assert _discover.patterns(["shoot--a-*", " shoot--b-*"]) == ["shoot--a-*", "shoot--b-*"]
+    assert _discover.patterns([""]) == []
+    assert _discover.patterns(None) == []

@@ -13,8 +13,10 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import
     choose_name,
     container_spec,
     patch_body,
+    split_pods,
     state_of,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
 
 # the etcd container of an etcd-druid >= v0.23 pod, as the fleet's API server returns it
 ETCD_POD_SPEC = {
@@ -107,3 +109,12 @@ def test_admission_message_names_passing_profile():
     assert out.startswith("PodSecurity 'restricted' admission rejected profile 'sysadmin' (privileged (container")
     assert out.endswith("; use profile: restricted")
     assert admission_message("denied by webhook", "general") == "admission rejected the debug container: denied by webhook"
+
+
+def test_split_pods_across_namespaces():
+    assert split_pods(["shoot--a--x/etcd-main-0", "etcd-main-1", "shoot--a--x/etcd-main-0"], "garden") == [
+        ("shoot--a--x", "etcd-main-0"), ("garden", "etcd-main-1")]
+    with pytest.raises(K8sError, match="pods entry 'etcd-main-1' names no namespace"):
+        split_pods(["shoot--a--x/etcd-main-0", "etcd-main-1"], None)
+    with pytest.raises(K8sError, match="names no namespace"):
+        split_pods(["shoot--a--x/"], None)
