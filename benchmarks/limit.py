@@ -53,7 +53,10 @@ def main() -> int:
         context, namespace, pod, argv = job
         out = stream(api(context).connect_get_namespaced_pod_exec, pod, namespace, container=opts.container,
                      command=["bash", "-c", SCRIPT, *ARGS, *argv], stdout=True, stderr=True, stdin=False, tty=False)
-        return out.count("BEGIN")
+        count = out.count("BEGIN")
+        if count < 6:
+            print(f"{context} {namespace}/{pod}: {count} sections: {out.strip()[-300:]}", file=sys.stderr)
+        return count
 
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         sections = list(pool.map(one, jobs))

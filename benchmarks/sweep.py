@@ -49,9 +49,10 @@ COMMANDS = [["endpoint", "status", "-w", "json"], ["endpoint", "health", "-w", "
 
 # ---------------------------------------------------------------- measuring
 
-def _tree_rss_kib(root: int) -> int:
+def _tree_mem_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of a process tree in KiB: RSS summed counts pages the forks share once per
+    process; PSS (smaps_rollup) splits shared pages between them - the real footprint."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -59,28 +60,38 @@ def _tree_rss_kib(root: int) -> int:
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
                 fields = fh.read().rsplit(")", 1)[1].split()
             children.setdefault(int(fields[1]), []).append(int(entry))
-            rss[int(entry)] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") // 1024
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [root]
+    rss = pss = 0
+    todo = [root]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
         todo.extend(children.get(pid, []))
-    return total
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", encoding="ascii", errors="replace") as fh:
+                for line in fh:
+                    if line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+                    elif line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+        except OSError:
+            continue
+    return rss, pss
 
 
-def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, int]:
-    """(seconds, peak tree RSS in KiB) of one command."""
-    peak, done = [0], threading.Event()
+def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, tuple[int, int]]:
+    """(seconds, (peak tree RSS, peak tree PSS) in KiB) of one command; sampled every 0.2 s
+    (a finer sampler would itself take CPU from the 2 cores being measured)."""
+    peak, done = [0, 0], threading.Event()
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
-            time.sleep(0.05)
+            rss, pss = _tree_mem_kib(proc.pid)
+            peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -90,24 +101,25 @@ def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float
     sampler.join()
     if proc.returncode not in ok_rc:
         raise SystemExit(f"{argv[0]} failed (rc {proc.returncode}):\n{out[-3000:]}")
-    return elapsed, peak[0]
+    return elapsed, (peak[0], peak[1])
 
 
 def runs(label: str, n: int, make_argv, **kw) -> dict:
-    times, peaks = [], []
+    times, rss, pss = [], [], []
     for i in range(n):
         argv = make_argv(i)
-        seconds, peak = measure(argv, **kw) if isinstance(argv, list) else argv()
+        seconds, (peak_rss, peak_pss) = measure(argv, **kw) if isinstance(argv, list) else argv()
         times.append(seconds)
-        peaks.append(peak)
-        print(f"  {label} run {i + 1}: {seconds:.1f}s, peak RSS {peak / 1024:.0f} MiB", flush=True)
+        rss.append(peak_rss)
+        pss.append(peak_pss)
+        print(f"  {label} run {i + 1}: {seconds:.1f}s, peak RSS {peak_rss / 1024:.0f} MiB, PSS {peak_pss / 1024:.0f} MiB", flush=True)
     return {"median_s": statistics.median(times), "runs_s": [round(t, 2) for t in times],
-            "peak_rss_mib": round(max(peaks) / 1024)}
+            "peak_rss_mib": round(max(rss) / 1024), "peak_pss_mib": round(max(pss) / 1024)}
 
 
 # ---------------------------------------------------------------- A: the manual procedure
 
-def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float, int]:
+def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float, tuple[int, int]]:
     """Every pod of every cluster, one after the other, as a person with kubectl would."""
     kubectl = [str(binaries.path("kubectl")), "--kubeconfig", str(kubeconfig)]
     start = time.monotonic()
@@ -129,7 +141,7 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
                     subprocess.run(exec_ + ["etcdctl", f"--endpoints=https://{etcd}-local:2379", *TLS, *command],
                                    check=True, capture_output=True)
                 subprocess.run(exec_ + ["curl", "-s", "http://127.0.0.1:8080/healthz"], check=True, capture_output=True)
-    return time.monotonic() - start, 0
+    return time.monotonic() - start, (0, 0)  # many short kubectl processes: not sampled
 
 
 # ---------------------------------------------------------------- setup
@@ -199,7 +211,8 @@ def main() -> None:
     print("\n== results (medians)")
     for count_key, point in ((k, v) for k, v in results.items() if k.startswith("clusters_")):
         for name, row in point.items():
-            print(f"  {count_key:12} {name:12} {row['median_s']:7.1f}s  runs {row['runs_s']}  peak RSS {row['peak_rss_mib']} MiB")
+            print(f"  {count_key:12} {name:12} {row['median_s']:7.1f}s  runs {row['runs_s']}  peak RSS {row['peak_rss_mib']} MiB"
+                  f"  PSS {row['peak_pss_mib']} MiB")
     ratios = {}
     if "manual" in base:
         ratios["A/ours_first"] = base["manual"]["median_s"] / ours_first

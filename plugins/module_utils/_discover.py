@@ -11,7 +11,7 @@ import fnmatch
 import re
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import state_of
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
 
 # etcd-druid >= v0.23, Gardener's own labels on every etcd, and the older druid labels.
 DEFAULT_SELECTORS = [
@@ -99,20 +99,16 @@ def group(pods: list[dict], target: str, etcd_include: list[str] | None = None,
 
 
 def _list(api, selector: str, namespace: str | None) -> list[dict]:
-    from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
-    core = k8s_client.CoreV1Api(api)
+    where = k8s_path("api/v1/namespaces", namespace, "pods") if namespace else "/api/v1/pods"
     try:
-        if namespace:
-            items = core.list_namespaced_pod(namespace, label_selector=selector)
-        else:
-            items = core.list_pod_for_all_namespaces(label_selector=selector)
+        items = rest(api, "GET", where, {"labelSelector": selector})
     except ApiException as exc:
         if exc.status == 403:
             raise forbidden(exc, "list", "pods", namespace or "all namespaces") from None
         raise K8sError(f"listing pods ({selector}) failed: HTTP {exc.status} {api_message(exc)}") from None
-    return api.sanitize_for_serialization(items).get("items") or []
+    return items.get("items") or []
 
 
 def patterns(values) -> list[str]:

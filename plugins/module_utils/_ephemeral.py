@@ -12,7 +12,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
 
 DEFAULT_COMMAND = ["sleep", "infinity"]
 
@@ -133,25 +133,19 @@ def admission_message(message: str, profile: str) -> str:
 
 # ---------------------------------------------------------------- the API flow
 
-def _status_dict(api, pod) -> dict:
-    return api.sanitize_for_serialization(pod)
-
-
 def read_pod(api, namespace: str, pod: str, where: str) -> dict:
     """The pod as a dict; a 404 says whether the namespace or the pod is missing."""
-    from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
-    core = k8s_client.CoreV1Api(api)
     try:
-        return _status_dict(api, core.read_namespaced_pod(pod, namespace))
+        return rest(api, "GET", k8s_path("api/v1/namespaces", namespace, "pods", pod))
     except ApiException as exc:
         if exc.status == 403:
             raise forbidden(exc, "get", "pods", namespace) from None
         if exc.status != 404:
             raise K8sError(f"reading pod {namespace}/{pod} in {where} failed: HTTP {exc.status} {api_message(exc)}") from None
     try:
-        core.read_namespace(namespace)
+        rest(api, "GET", k8s_path("api/v1/namespaces", namespace))
     except ApiException as exc:
         if exc.status == 404:
             raise K8sError(f"namespace '{namespace}' not found in {where}") from None
@@ -201,7 +195,6 @@ def wait_running(api, namespace: str, pod_name: str, name: str, timeout: float, 
 
 def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_ephemeral_container does; returns the result."""
-    from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
     namespace, pod_name = params["namespace"], params["pod"]
@@ -246,7 +239,8 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     if check_mode:
         return result
     try:
-        k8s_client.CoreV1Api(api).patch_namespaced_pod_ephemeralcontainers(pod_name, namespace, patch_body(body))
+        rest(api, "PATCH", k8s_path("api/v1/namespaces", namespace, "pods", pod_name, "ephemeralcontainers"), body=patch_body(body),
+             content_type="application/strategic-merge-patch+json")
     except ApiException as exc:
         text = api_message(exc)
         if exc.status == 404:

@@ -10,17 +10,12 @@ from __future__ import annotations
 import json
 import time
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, auth_headers, k8s_path
 
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes.client.rest import ApiException
-    from kubernetes.stream import stream as k8s_stream
+    from kubernetes.stream.ws_client import WSClient, get_websocket_url
 except ImportError:  # reported by the module through missing_required_lib
-    k8s_client = k8s_stream = None
-
-    class ApiException(Exception):  # keeps the except clause valid; never raised without the library
-        pass
+    WSClient = get_websocket_url = None
 
 
 def exit_code(status_text: str | None) -> int | None:
@@ -53,18 +48,32 @@ def status_message(status_text: str | None) -> str:
         return ""
 
 
+def handshake_error(exc) -> str:
+    """One line for a failed websocket handshake or connection: the API server's own message
+    when it sent a Status body (websocket-client keeps it in resp_body)."""
+    code = getattr(exc, "status_code", None)
+    body = getattr(exc, "resp_body", None)
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    message = status_message(body) if body else ""
+    text = message or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    return f"HTTP {code}: {text}" if code else text
+
+
 def run(api, namespace: str, pod: str, container: str, argv: list[str], timeout: float) -> dict:
     """{'rc', 'stdout', 'stderr'}; raises K8sError on timeout or when no exit status arrives."""
-    core = k8s_client.CoreV1Api(api)
+    # the websocket directly (as kubernetes.stream does underneath): the generated CoreV1Api
+    # would cost ~2 s of CPU to import per module run with kubernetes >= 37
+    url = api.configuration.host.rstrip("/") + k8s_path("api/v1/namespaces", namespace, "pods", pod, "exec")
+    query = [("command", argv), ("container", container), ("stdin", "false"), ("stdout", "true"), ("stderr", "true"), ("tty", "false")]
     try:
-        resp = k8s_stream(core.connect_get_namespaced_pod_exec, pod, namespace, container=container,
-                          command=argv, stdin=False, stdout=True, stderr=True, tty=False, _preload_content=False)
-    except ApiException as exc:
-        # a refused websocket handshake arrives as status 0 with the 403 in its reason
-        if getattr(exc, "status", None) == 403 or "Handshake status 403" in str(exc):
+        resp = WSClient(api.configuration, get_websocket_url(url, query), auth_headers(api), True)
+    except Exception as exc:  # noqa: BLE001 - websocket-client raises its own classes
+        # a refused handshake: websocket-client's WebSocketBadStatusException carries the status
+        if getattr(exc, "status_code", None) == 403 or "Handshake status 403" in str(exc):
             raise K8sError(f"forbidden: needs get and create on pods/exec in {namespace} "
                            f"(the exec is a websocket GET; API servers >= 1.35 also check create)") from None
-        raise
+        raise K8sError(f"exec in {namespace}/{pod}/{container} could not start: {handshake_error(exc)}") from None
     out, err = [], []
     deadline = time.monotonic() + timeout
     try:

@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _findings
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, find_status, read_pod, state_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import default_endpoint, resolve_tls
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, new_api_client
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, k8s_path, new_api_client, rest
 
 DEFAULT_CONFIG = "/var/etcd/config/etcd.conf.yaml"
 
@@ -320,18 +320,17 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
 
 
 def read_logs(api, namespace: str, pod: str, container: str, lines: int) -> str:
-    from kubernetes import client as k8s_client
     from kubernetes.client.rest import ApiException
 
-    core = k8s_client.CoreV1Api(api)
+    where = k8s_path("api/v1/namespaces", namespace, "pods", pod, "log")
     try:
-        return core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines)
+        return rest(api, "GET", where, {"container": container, "tailLines": lines}, raw=True)
     except ApiException as exc:
         if exc.status == 403:
             return f"(forbidden: needs get on pods/log in {namespace}: {api_message(exc)})"
         if exc.status == 400:  # not running now: its last run's output
             try:
-                return core.read_namespaced_pod_log(pod, namespace, container=container, tail_lines=lines, previous=True)
+                return rest(api, "GET", where, {"container": container, "tailLines": lines, "previous": True}, raw=True)
             except ApiException as again:
                 return f"(no logs: {api_message(again)})"
         return f"(no logs: HTTP {exc.status} {api_message(exc)})"

@@ -183,6 +183,7 @@ def start_node(cluster: Cluster, pki_root: Path, insecure_registries: list[str])
         "--listen", f"127.0.0.1:{cluster.kubelet_port}",
         "--tls-cert-file", str(pki_root / "node" / "tls.crt"), "--tls-key-file", str(pki_root / "node" / "tls.key"),
         "--network", cluster.network, "--state-dir", str(cluster.dir / "node"), "--internal-ip", "127.0.0.1",
+        "--podman-api", str(engine.socket_path(cluster.state)),
     ], cluster.state, env=env)
 
 

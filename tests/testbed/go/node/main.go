@@ -60,6 +60,7 @@ func main() {
 	flag.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
 	flag.DurationVar(&cfg.StatusInterval, "status-interval", time.Second, "how often podman is polled for container state")
 	flag.StringVar(&cfg.Podman, "podman", "podman", "podman binary")
+	flag.StringVar(&cfg.PodmanAPI, "podman-api", "", "unix socket of a podman system service on the same storage (status polling without a CLI start)")
 	flag.StringVar(&cpu, "cpu", "8", "Node cpu capacity")
 	flag.StringVar(&memory, "memory", "32Gi", "Node memory capacity")
 	flag.StringVar(&maxPods, "pods", "110", "Node pod capacity")

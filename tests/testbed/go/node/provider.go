@@ -32,6 +32,7 @@ type Config struct {
 	ClusterDomain  string
 	StatusInterval time.Duration
 	Podman         string
+	PodmanAPI      string
 }
 
 // Provider implements virtual-kubelet's nodeutil.Provider (and the async
@@ -120,7 +121,7 @@ func NewProvider(cfg Config, client kubernetes.Interface, pc nodeutil.ProviderCo
 	return &Provider{
 		cfg:      cfg,
 		client:   client,
-		podman:   &Podman{Bin: cfg.Podman},
+		podman:   &Podman{Bin: cfg.Podman, API: cfg.PodmanAPI},
 		services: pc.Services,
 		baseCtx:  context.Background(),
 		pods:     map[string]*podState{},
