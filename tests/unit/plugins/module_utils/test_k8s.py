@@ -2,13 +2,14 @@
 # Copyright (c) etcd_wrapper.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Which strings of an inline kubeconfig are masked in module output."""
+"""Connection helpers: which strings of an inline kubeconfig are masked, API paths, request headers, handshake errors."""
 
 from __future__ import annotations
 
 import json
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import kubeconfig_secrets
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._exec import handshake_error
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import auth_headers, k8s_path, kubeconfig_secrets
 
 KUBECONFIG = {
     "apiVersion": "v1",
@@ -45,3 +46,39 @@ def test_paths_and_broken_text_yield_nothing():
     assert kubeconfig_secrets("/root/.kube/config") == set()
     assert kubeconfig_secrets(None) == set()
     assert kubeconfig_secrets("{not json") == set()
+
+
+def test_api_paths_are_quoted_per_part():
+    assert k8s_path("api/v1/namespaces", "shoot--dev--alpha", "pods", "etcd-main-0", "exec") == \
+        "/api/v1/namespaces/shoot--dev--alpha/pods/etcd-main-0/exec"
+    assert k8s_path("api/v1/namespaces", "a b", "pods", "x?y") == "/api/v1/namespaces/a%20b/pods/x%3Fy"
+
+
+def test_auth_headers_carry_the_token_and_the_client_defaults():
+    from kubernetes.client import ApiClient, Configuration  # pylint: disable=import-outside-toplevel
+    conf = Configuration(host="https://127.0.0.1:6443")
+    conf.api_key = {"authorization": "Bearer sa-token"}
+    api = ApiClient(conf)
+    api.set_default_header("Impersonate-User", "alice")
+    headers = auth_headers(api)
+    assert headers["authorization"] == "Bearer sa-token" and headers["Impersonate-User"] == "alice"
+    assert "authorization" not in auth_headers(ApiClient(Configuration(host="https://127.0.0.1:6443")))
+
+
+class _BadStatus(Exception):
+    """Shaped like websocket-client's WebSocketBadStatusException (status_code, resp_body)."""
+
+    def __init__(self, text, status_code, resp_body):
+        super().__init__(text)
+        self.status_code, self.resp_body = status_code, resp_body
+
+
+def test_handshake_errors_say_the_servers_message():
+    # recorded from the fleet: exec into a container name the pod does not have
+    body = (b'{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"container nope is not valid for pod '
+            b'etcd-main-0","reason":"BadRequest","code":400}')
+    assert handshake_error(_BadStatus("Handshake status 400 Bad Request -+-+- {...}", 400, body)) == \
+        "HTTP 400: container nope is not valid for pod etcd-main-0"
+    assert handshake_error(_BadStatus("Handshake status 502 Bad Gateway", 502, b"<html>proxy</html>")) == \
+        "HTTP 502: Handshake status 502 Bad Gateway"
+    assert handshake_error(ConnectionRefusedError(111, "Connection refused")) == "[Errno 111] Connection refused"
