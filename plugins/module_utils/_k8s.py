@@ -115,18 +115,24 @@ def kubeconfig_secrets(kubeconfig) -> set[str]:
 
 
 def new_api_client(params: dict):
-    """An ApiClient of its own for these connection options (no global state touched)."""
+    """An ApiClient of its own for these connection options (no global state touched).
+
+    The kubeconfig is loaded into a fresh Configuration, the explicit options are applied on
+    top, and only then is the ApiClient (and with it the urllib3 pool: CA, client certificate,
+    proxy) built, once.
+    """
     kind, source = _kubeconfig_source(params.get("kubeconfig"))
     context = params.get("context")
+    conf = k8s_client.Configuration()
     try:
         if kind == "dict":
-            api = k8s_config.new_client_from_config_dict(source, context=context, persist_config=False)
+            k8s_config.load_kube_config_from_dict(source, context=context, client_configuration=conf,
+                                                  persist_config=False)
         elif kind == "file":
-            api = k8s_config.new_client_from_config(config_file=source, context=context, persist_config=False)
-        elif params.get("host"):
-            api = k8s_client.ApiClient(k8s_client.Configuration())
-        else:
-            api = k8s_config.new_client_from_config(context=context, persist_config=False)
+            k8s_config.load_kube_config(config_file=source, context=context, client_configuration=conf,
+                                        persist_config=False)
+        elif not params.get("host"):
+            k8s_config.load_kube_config(context=context, client_configuration=conf, persist_config=False)
     except ConfigException as exc:
         text = str(exc)
         if context and ("context" in text.lower() or "not found" in text.lower()):
@@ -134,7 +140,6 @@ def new_api_client(params: dict):
         raise K8sError(f"invalid kubeconfig: {text.splitlines()[0] if text else 'unreadable'}") from None
     except (OSError, ValueError, TypeError) as exc:
         raise K8sError(f"cannot read kubeconfig: {exc}") from None
-    conf = api.configuration
     if params.get("host"):
         conf.host = params["host"]
     if params.get("api_key"):
@@ -149,11 +154,7 @@ def new_api_client(params: dict):
         conf.key_file = params["client_key"]
     if params.get("proxy"):
         conf.proxy = params["proxy"]
-    # the REST client (urllib3 pool: CA, client certificate, proxy) is built when the ApiClient
-    # is made: one made before these options were applied would silently ignore them
-    if any(params.get(k) is not None for k in ("host", "validate_certs", "ca_cert", "client_cert", "client_key", "proxy")):
-        api.close()
-        api = k8s_client.ApiClient(conf)
+    api = k8s_client.ApiClient(conf)
     if params.get("impersonate_user"):
         api.set_default_header("Impersonate-User", params["impersonate_user"])
     if params.get("impersonate_groups"):
