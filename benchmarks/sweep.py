@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -79,10 +80,24 @@ def _tree_mem_kib(root: int) -> tuple[int, int]:
     return rss, pss
 
 
-def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, tuple[int, int]]:
-    """(seconds, (peak tree RSS, peak tree PSS) in KiB) of one command; sampled every 0.2 s
-    (a finer sampler would itself take CPU from the 2 cores being measured)."""
-    peak, done = [0, 0], threading.Event()
+def _own_rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, dict]:
+    """(seconds, figures) of one command: peak tree RSS and PSS, peak RSS of the command's own
+    process (ansible-playbook: the controller), all in KiB, and the CPU seconds its process tree
+    used (user + system of every reaped descendant). Sampled every 0.2 s (a finer sampler would
+    itself take CPU from the 2 cores being measured)."""
+    peak, done = [0, 0, 0], threading.Event()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
@@ -91,30 +106,55 @@ def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float
         while not done.is_set():
             rss, pss = _tree_mem_kib(proc.pid)
             peak[0], peak[1] = max(peak[0], rss), max(peak[1], pss)
+            peak[2] = max(peak[2], _own_rss_kib(proc.pid))
             time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     out = proc.communicate()[0]
     elapsed = time.monotonic() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
     done.set()
     sampler.join()
     if proc.returncode not in ok_rc:
         raise SystemExit(f"{argv[0]} failed (rc {proc.returncode}):\n{out[-3000:]}")
-    return elapsed, (peak[0], peak[1])
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return elapsed, {"rss": peak[0], "pss": peak[1], "controller_rss": peak[2], "cpu_s": cpu}
+
+
+def fleet_idle_cpu(seconds: float = 20) -> float:
+    """CPU the idle fleet uses (all processes of the machine), in % of one core: the share the
+    measured commands do not get."""
+    def ticks() -> int:
+        total = 0
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as fh:
+                        fields = fh.read().rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])
+                except (OSError, IndexError, ValueError):
+                    continue
+        return total
+    before, start = ticks(), time.monotonic()
+    time.sleep(seconds)
+    return round((ticks() - before) / os.sysconf("SC_CLK_TCK") / (time.monotonic() - start) * 100, 1)
 
 
 def runs(label: str, n: int, make_argv, **kw) -> dict:
-    times, rss, pss = [], [], []
+    times, figures = [], []
     for i in range(n):
         argv = make_argv(i)
-        seconds, (peak_rss, peak_pss) = measure(argv, **kw) if isinstance(argv, list) else argv()
+        seconds, fig = measure(argv, **kw) if isinstance(argv, list) else argv()
         times.append(seconds)
-        rss.append(peak_rss)
-        pss.append(peak_pss)
-        print(f"  {label} run {i + 1}: {seconds:.1f}s, peak RSS {peak_rss / 1024:.0f} MiB, PSS {peak_pss / 1024:.0f} MiB", flush=True)
+        figures.append(fig)
+        print(f"  {label} run {i + 1}: {seconds:.1f}s, CPU {fig['cpu_s']:.1f}s, peak RSS {fig['rss'] / 1024:.0f} MiB "
+              f"(controller {fig['controller_rss'] / 1024:.0f} MiB), PSS {fig['pss'] / 1024:.0f} MiB", flush=True)
     return {"median_s": statistics.median(times), "runs_s": [round(t, 2) for t in times],
-            "peak_rss_mib": round(max(rss) / 1024), "peak_pss_mib": round(max(pss) / 1024)}
+            "median_cpu_s": round(statistics.median(f["cpu_s"] for f in figures), 2),
+            "peak_rss_mib": round(max(f["rss"] for f in figures) / 1024),
+            "peak_pss_mib": round(max(f["pss"] for f in figures) / 1024),
+            "peak_controller_rss_mib": round(max(f["controller_rss"] for f in figures) / 1024)}
 
 
 # ---------------------------------------------------------------- A: the manual procedure
@@ -123,6 +163,7 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
     """Every pod of every cluster, one after the other, as a person with kubectl would."""
     kubectl = [str(binaries.path("kubectl")), "--kubeconfig", str(kubeconfig)]
     start = time.monotonic()
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for index in range(1, count + 1):
         ctx, ns = f"testbed-{index}", workloads.namespace_for(index)
         for etcd in ETCDS:
@@ -141,7 +182,10 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
                     subprocess.run(exec_ + ["etcdctl", f"--endpoints=https://{etcd}-local:2379", *TLS, *command],
                                    check=True, capture_output=True)
                 subprocess.run(exec_ + ["curl", "-s", "http://127.0.0.1:8080/healthz"], check=True, capture_output=True)
-    return time.monotonic() - start, (0, 0)  # many short kubectl processes: not sampled
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    # many short kubectl processes: memory not sampled
+    return time.monotonic() - start, {"rss": 0, "pss": 0, "controller_rss": 0, "cpu_s": cpu}
 
 
 # ---------------------------------------------------------------- setup
@@ -167,7 +211,14 @@ def main() -> None:
     parser.add_argument("--skip-per-command", action="store_true", help="leave out B (over 11 min per run at 3 clusters here)")
     parser.add_argument("--baseline-runs", type=int, default=None,
                         help="runs of A and B (default --runs; B took over 11 min per run at 3 clusters here)")
+    parser.add_argument("--scale-runs", type=int, default=None, help="runs at the scale point (default --runs)")
+    parser.add_argument("--etcd-heartbeat-ms", type=int, default=None,
+                        help="etcd heartbeat of the members this run creates (default 100; see README: a slower one "
+                             "lets 72 members idle on 2 cores). Start from `python -m testbed down` for it to apply")
     opts = parser.parse_args()
+    if opts.etcd_heartbeat_ms is not None:
+        os.environ["TESTBED_ETCD_HEARTBEAT_MS"] = str(opts.etcd_heartbeat_ms)
+    workloads.heartbeat_ms()  # a bad value fails here, before anything starts
     state = testbed_cli.state_dir(None)
     binaries.ensure(lambda m: print(m, file=sys.stderr))
     env = testbed_cli.infra_up(state, log=lambda m: None)
@@ -176,7 +227,7 @@ def main() -> None:
     work = REPO / "build" / "bench"
     work.mkdir(parents=True, exist_ok=True)
     results: dict = {"date": time.strftime("%Y-%m-%d"), "machine": f"{os.cpu_count()} cores, {platform.platform()}",
-                     "runs": opts.runs, "forks": opts.forks}
+                     "runs": opts.runs, "forks": opts.forks, "etcd_heartbeat_ms": workloads.heartbeat_ms()}
 
     def sweep_argv(inv: Path, container: str) -> list[str]:
         return ["ansible-playbook", "-i", str(inv), str(REPO / "playbooks" / "health_sweep.yml"), "-f", str(opts.forks),
@@ -190,11 +241,15 @@ def main() -> None:
         inv = inventory(work / f"fleet-{count}.kubeconfig.yml", kubeconfig, count)
         contexts = [f"testbed-{i}" for i in range(1, count + 1)]
         point: dict = {}
+        n_runs = opts.runs if count == opts.clusters else (opts.scale_runs or opts.runs)
         # warm-up, not timed: the repeat runs and L/B find etcd-debug running in every pod
         measure(sweep_argv(inv, "etcd-debug"))
-        point["ours_first"] = runs("ours first", opts.runs, lambda i: sweep_argv(inv, "bench-" + uuid.uuid4().hex[:6]))
-        point["ours_repeat"] = runs("ours repeat", opts.runs, lambda i: sweep_argv(inv, "etcd-debug"))
-        point["limit"] = runs("L", opts.runs, lambda i: [sys.executable, str(REPO / "benchmarks" / "limit.py"),
+        idle = fleet_idle_cpu()
+        results[f"fleet_idle_cpu_{count}"] = idle
+        print(f"  idle fleet (debug containers running): {idle}% of one core ({os.cpu_count()} cores)", flush=True)
+        point["ours_first"] = runs("ours first", n_runs, lambda i: sweep_argv(inv, "bench-" + uuid.uuid4().hex[:6]))
+        point["ours_repeat"] = runs("ours repeat", n_runs, lambda i: sweep_argv(inv, "etcd-debug"))
+        point["limit"] = runs("L", n_runs, lambda i: [sys.executable, str(REPO / "benchmarks" / "limit.py"),
                                                          str(kubeconfig), *contexts])
         if count == opts.clusters:
             baseline_runs = opts.baseline_runs or opts.runs
@@ -211,7 +266,8 @@ def main() -> None:
     print("\n== results (medians)")
     for count_key, point in ((k, v) for k, v in results.items() if k.startswith("clusters_")):
         for name, row in point.items():
-            print(f"  {count_key:12} {name:12} {row['median_s']:7.1f}s  runs {row['runs_s']}  peak RSS {row['peak_rss_mib']} MiB"
+            print(f"  {count_key:12} {name:12} {row['median_s']:7.1f}s  runs {row['runs_s']}  CPU {row['median_cpu_s']}s"
+                  f"  peak RSS {row['peak_rss_mib']} MiB (controller {row['peak_controller_rss_mib']} MiB)"
                   f"  PSS {row['peak_pss_mib']} MiB")
     ratios = {}
     if "manual" in base:
@@ -228,7 +284,7 @@ def main() -> None:
     results["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
     for k, v in results["ratios"].items():
         print(f"  {k:32} {v}")
-    out = REPO / "benchmarks" / "results" / f"sweep-{results['date']}.json"
+    out = REPO / "benchmarks" / "results" / f"sweep-{time.strftime('%Y-%m-%dT%H%M')}.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwritten: {out}")

@@ -192,3 +192,12 @@ def test_fault_backup_unhealthy(fleet, state):
     finally:
         faults.heal(state, 2)
     assert backup_health(api, ns, "etcd-main-2") == (200, {"health": True})
+
+
+def test_node_follows_podman_events(fleet, state):
+    """Each node keeps podman's event stream open (status follows container events; podman is
+    listed only every --resync-interval): its last word on the stream is that it is open."""
+    for index in (1, 2):
+        text = (state / "logs" / f"testbed-{index}-node.log").read_text(errors="replace")
+        opened, closed = text.rfind("podman event stream open"), text.rfind("podman event stream closed")
+        assert opened > closed, text[-2000:]

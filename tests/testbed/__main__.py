@@ -1,6 +1,6 @@
 """python -m testbed: the local parts the collection's tests and demo run against.
 
-  up [--clusters N] [--etcds etcd-main,etcd-events] [--members 3]
+  up [--clusters N] [--etcds etcd-main,etcd-events] [--members 3] [--etcd-heartbeat-ms 100]
                 a fleet of N real Kubernetes clusters (kube-apiserver + etcd + a podman-backed
                 virtual-kubelet node each) running etcd-wrapper-shaped etcd pods; prints the
                 kubeconfig path (contexts testbed-1..N). Running twice reuses what runs.
@@ -180,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
     fup.add_argument("--clusters", type=int, default=3)
     fup.add_argument("--etcds", default="etcd-main,etcd-events")
     fup.add_argument("--members", type=int, default=3)
+    fup.add_argument("--etcd-heartbeat-ms", type=int, help="etcd heartbeat interval of new members (default 100, "
+                     "or $TESTBED_ETCD_HEARTBEAT_MS; election timeout 10x)")
     sub.add_parser("status", help="what runs")
     fault = sub.add_parser("fault", help="inject or heal a fault",
                            description="stop-member: stop one member's etcd process; nospace: a real NOSPACE alarm "
@@ -207,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "demo":
             return demo(state)
         elif args.cmd == "up":
+            if args.etcd_heartbeat_ms is not None:
+                os.environ["TESTBED_ETCD_HEARTBEAT_MS"] = str(args.etcd_heartbeat_ms)
             env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
             path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
                             env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr))

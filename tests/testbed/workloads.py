@@ -6,10 +6,11 @@ Standard, so admission really rejects privileged debug containers there."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
-from . import pki
+from . import pki, procs
 
 NATO = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett",
         "kilo", "lima", "mike", "november", "oscar", "papa"]
@@ -37,7 +38,19 @@ def peer_host(etcd: str, member: int, namespace: str) -> str:
     return f"{etcd}-{member}.{etcd}-peer.{namespace}.svc"
 
 
+def heartbeat_ms() -> int:
+    """etcd's heartbeat interval in the fleet: 100 ms (etcd's and etcd-druid's default) unless
+    TESTBED_ETCD_HEARTBEAT_MS says otherwise. The election timeout is always 10 heartbeats.
+    Idle members cost CPU in proportion to it: ~2 % of a core each at 100 ms, so a 12-cluster
+    fleet (72 members) on 2 cores is only measurable with a slower heartbeat (benchmarks)."""
+    value = os.environ.get("TESTBED_ETCD_HEARTBEAT_MS", "100")
+    if not value.isdigit() or not 10 <= int(value) <= 5000:
+        raise procs.TestbedError(f"TESTBED_ETCD_HEARTBEAT_MS must be 10..5000, got {value!r}")
+    return int(value)
+
+
 def etcd_config(etcd: str, member: int, members: int, namespace: str, quota: int = DEFAULT_QUOTA) -> str:
+    heartbeat = heartbeat_ms()
     cluster = ",".join(f"{etcd}-{m}=https://{peer_host(etcd, m, namespace)}:2380" for m in range(members))
     return f"""# etcd configuration of {etcd}-{member} (etcd-druid layout)
 name: {etcd}-{member}
@@ -54,8 +67,8 @@ quota-backend-bytes: {quota}
 auto-compaction-mode: periodic
 auto-compaction-retention: 30m
 snapshot-count: 75000
-heartbeat-interval: 100
-election-timeout: 1000
+heartbeat-interval: {heartbeat}
+election-timeout: {heartbeat * 10}
 client-transport-security:
   cert-file: /var/etcd/ssl/server/tls.crt
   key-file: /var/etcd/ssl/server/tls.key

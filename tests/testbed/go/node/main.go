@@ -6,6 +6,7 @@
 //	etcdops-node --kubeconfig K --node-name N --listen 127.0.0.1:PORT \
 //	  --tls-cert-file C --tls-key-file K2 --network NET --state-dir DIR \
 //	  [--internal-ip 127.0.0.1] [--cluster-domain cluster.local] [--status-interval 1s]
+//	  [--podman-api SOCKET] [--resync-interval 30s]
 package main
 
 import (
@@ -59,6 +60,7 @@ func main() {
 	flag.StringVar(&cfg.InternalIP, "internal-ip", "127.0.0.1", "Node InternalIP and pods' hostIP")
 	flag.StringVar(&cfg.ClusterDomain, "cluster-domain", "cluster.local", "cluster DNS domain")
 	flag.DurationVar(&cfg.StatusInterval, "status-interval", time.Second, "how often podman is polled for container state")
+	flag.DurationVar(&cfg.ResyncInterval, "resync-interval", 30*time.Second, "with --podman-api: podman's event stream triggers status updates and podman is listed only this often (0: poll every --status-interval)")
 	flag.StringVar(&cfg.Podman, "podman", "podman", "podman binary")
 	flag.StringVar(&cfg.PodmanAPI, "podman-api", "", "unix socket of a podman system service on the same storage (status polling without a CLI start)")
 	flag.StringVar(&cpu, "cpu", "8", "Node cpu capacity")

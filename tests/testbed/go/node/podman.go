@@ -186,13 +186,10 @@ func (p *Podman) listContainers(ctx context.Context, node string) ([]ctrInfo, er
 	return append(infos, fresh...), nil
 }
 
-// listViaAPI is `podman ps -a --format json --filter label=<node>` through the libpod
-// REST API (same JSON entities); nil without an API socket or on any error.
-func (p *Podman) listViaAPI(ctx context.Context, node string) ([]byte, error) {
-	if p.API == "" {
-		return nil, nil
-	}
+// apiClient is the HTTP client of the podman API socket (created once).
+func (p *Podman) apiClient() *http.Client {
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.client == nil {
 		socket := p.API
 		p.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
@@ -202,8 +199,59 @@ func (p *Podman) listViaAPI(ctx context.Context, node string) ([]byte, error) {
 			MaxIdleConns: 2,
 		}}
 	}
-	client := p.client
-	p.mu.Unlock()
+	return p.client
+}
+
+// watchEvents streams podman's container events for this node's containers
+// (label filter) and calls changed for every event that can change a
+// container's state (exec and exec_died cannot). It returns when the stream
+// ends or fails; connected is called once the stream is open.
+func (p *Podman) watchEvents(ctx context.Context, node string, connected, changed func()) error {
+	filters, _ := json.Marshal(map[string][]string{"type": {"container"}, "label": {labelNode + "=" + node}})
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
+		"http://podman/v4.0.0/libpod/events?stream=true&filters="+url.QueryEscape(string(filters)), nil)
+	if err != nil {
+		return err
+	}
+	// the shared client has a 30 s timeout for whole requests; a stream has none
+	stream := *p.apiClient()
+	stream.Timeout = 0
+	resp, err := stream.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		return fmt.Errorf("podman API events: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	connected()
+	dec := json.NewDecoder(resp.Body)
+	for {
+		var ev struct {
+			Action string `json:"Action"`
+		}
+		if err := dec.Decode(&ev); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("podman API events: %w", err)
+		}
+		switch ev.Action {
+		case "exec", "exec_died", "attach":
+		default:
+			changed()
+		}
+	}
+}
+
+// listViaAPI is `podman ps -a --format json --filter label=<node>` through the libpod
+// REST API (same JSON entities); nil without an API socket or on any error.
+func (p *Podman) listViaAPI(ctx context.Context, node string) ([]byte, error) {
+	if p.API == "" {
+		return nil, nil
+	}
+	client := p.apiClient()
 	filters, _ := json.Marshal(map[string][]string{"label": {labelNode + "=" + node}})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet,
 		"http://podman/v4.0.0/libpod/containers/json?all=true&filters="+url.QueryEscape(string(filters)), nil)

@@ -31,6 +31,7 @@ type Config struct {
 	StateDir       string
 	ClusterDomain  string
 	StatusInterval time.Duration
+	ResyncInterval time.Duration
 	Podman         string
 	PodmanAPI      string
 }
