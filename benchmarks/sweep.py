@@ -250,7 +250,7 @@ def main() -> None:
         point["ours_first"] = runs("ours first", n_runs, lambda i: sweep_argv(inv, "bench-" + uuid.uuid4().hex[:6]))
         point["ours_repeat"] = runs("ours repeat", n_runs, lambda i: sweep_argv(inv, "etcd-debug"))
         point["limit"] = runs("L", n_runs, lambda i: [sys.executable, str(REPO / "benchmarks" / "limit.py"),
-                                                         str(kubeconfig), *contexts])
+                                                      str(kubeconfig), *contexts])
         if count == opts.clusters:
             baseline_runs = opts.baseline_runs or opts.runs
             if not opts.skip_manual:

@@ -12,6 +12,7 @@ is optional); only the standard library and the collection's own _findings are u
 
 from __future__ import annotations
 
+import datetime
 import html
 import json
 import math
@@ -616,6 +617,32 @@ def table_lines(report: dict) -> list[str]:
                          str(n["warning"]), codes))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return [("  ".join(cell.ljust(w) for cell, w in zip(r[:5], widths)) + "  " + r[5]).rstrip() for r in rows]
+
+
+COLLECTION_VERSION = "0.1.0"
+
+# shared by the module (documentation, direct use) and its action plugin (what tasks run)
+ARGUMENT_SPEC = dict(
+    results=dict(type="list", elements="dict", required=True),
+    hosts=dict(type="list", elements="str", default=[]),
+    dest=dict(type="path", required=True),
+    formats=dict(type="list", elements="str", choices=["json", "md", "html", "junit"], default=["json", "md", "html", "junit"]),
+    fail_on=dict(type="str", choices=["critical", "warning", "never"], default="critical"),
+    thresholds=dict(type="dict", default={}),
+    title=dict(type="str", default="etcd health sweep"),
+)
+
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def run_or_error(params: dict, check_mode: bool) -> tuple[dict | None, str | None]:
+    """(result, None), or (None, the one-line error) when the report cannot be written."""
+    try:
+        return run(params, check_mode, utc_now(), COLLECTION_VERSION), None
+    except (OSError, ValueError) as exc:
+        return None, f"cannot write the report to {params['dest']}: {exc}"
 
 
 def run(params: dict, check_mode: bool, now: str, collection_version: str | None) -> dict:

@@ -16,7 +16,9 @@ description:
     C(health_report.md), a self-contained C(health_report.html) (red/amber/green per cluster and
     etcd, sortable findings table, no external assets) and C(junit.xml) (a testcase per etcd, a
     failure per critical finding).
-  - Runs on the controller; the C(etcd_wrapper.ops.fleet_report) role calls it once per sweep.
+  - Runs on the controller, inside Ansible's own process (an action plugin; no module is shipped
+    or started), whatever the task's host or connection; the C(etcd_wrapper.ops.fleet_report)
+    role calls it once per sweep.
   - A host named in O(hosts) without a result is reported as C(CLUSTER_UNREACHABLE), never dropped.
   - It does not fail on findings; C(failed) in RV(summary) says whether O(fail_on) is met, and the role fails on it.
 author:
@@ -24,6 +26,11 @@ author:
 extends_documentation_fragment:
   - etcd_wrapper.ops.attributes
 attributes:
+  action:
+    description: Has a corresponding action plugin, which runs it on the controller.
+    support: full
+    details:
+      - The whole module runs in the action plugin, in the controller's Ansible process.
   check_mode:
     support: full
     details:
@@ -121,30 +128,17 @@ failed_findings:
   elements: dict
 """
 
-import datetime
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import run
-
-COLLECTION_VERSION = "0.1.0"
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC, run_or_error
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(
-        results=dict(type="list", elements="dict", required=True),
-        hosts=dict(type="list", elements="str", default=[]),
-        dest=dict(type="path", required=True),
-        formats=dict(type="list", elements="str", choices=["json", "md", "html", "junit"], default=["json", "md", "html", "junit"]),
-        fail_on=dict(type="str", choices=["critical", "warning", "never"], default="critical"),
-        thresholds=dict(type="dict", default={}),
-        title=dict(type="str", default="etcd health sweep"),
-    ), supports_check_mode=True)
-    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
-    try:
-        module.exit_json(**run(module.params, module.check_mode, now, COLLECTION_VERSION))
-    except (OSError, ValueError) as exc:
-        module.fail_json(msg=f"cannot write the report to {module.params['dest']}: {exc}")
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    result, error = run_or_error(module.params, module.check_mode)
+    if error:
+        module.fail_json(msg=error)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":
