@@ -1,7 +1,8 @@
 """The health sweep against the manual procedure, per-command exec and the limit, measured side
 by side in one run on the local fleet (3 clusters x 2 etcds x 3 members; 12 clusters as a scale
-point). Wall time is the median of --runs runs; peak RSS is the largest sum of RSS over the
-measured command's whole process tree (Ansible's forks and modules included), sampled every 50 ms.
+point). Wall time is the median of --runs runs; with it the CPU seconds of the measured command's
+process tree, its peak memory (RSS summed over the tree, PSS, and the RSS of the command's own
+process: for ansible-playbook, the controller), sampled every 0.2 s, and the idle fleet's CPU.
 
   A    the manual procedure, automated: per pod, sequentially, `kubectl debug --target=etcd`
        (non-interactive), poll until the container runs, then one `kubectl exec` per command
@@ -14,7 +15,8 @@ measured command's whole process tree (Ansible's forks and modules included), sa
 
     make venv link binaries
     PYTHONPATH=tests ANSIBLE_COLLECTIONS_PATH=build/collections .venv/bin/python benchmarks/sweep.py \
-        [--runs 3] [--scale 12] [--forks 12] [--skip-manual] [--baseline-runs N]
+        [--runs 3] [--scale 12] [--scale-runs N] [--forks 12] [--skip-manual] [--baseline-runs N]
+        [--etcd-heartbeat-ms 500]
 
 Each measurement is printed as it completes (a long run can be read while it goes).
 """
@@ -208,9 +210,9 @@ def main() -> None:
     parser.add_argument("--scale", type=int, default=12, help="clusters of the scale point (0: skip)")
     parser.add_argument("--forks", type=int, default=12)
     parser.add_argument("--skip-manual", action="store_true")
-    parser.add_argument("--skip-per-command", action="store_true", help="leave out B (over 11 min per run at 3 clusters here)")
+    parser.add_argument("--skip-per-command", action="store_true", help="leave out B (8-15 min per run at 3 clusters here)")
     parser.add_argument("--baseline-runs", type=int, default=None,
-                        help="runs of A and B (default --runs; B took over 11 min per run at 3 clusters here)")
+                        help="runs of A and B (default --runs; B took 8-15 min per run at 3 clusters here)")
     parser.add_argument("--scale-runs", type=int, default=None, help="runs at the scale point (default --runs)")
     parser.add_argument("--etcd-heartbeat-ms", type=int, default=None,
                         help="etcd heartbeat of the members this run creates (default 100; see README: a slower one "
