@@ -92,17 +92,21 @@ def test_cheatsheet_finds_tls_and_etcdctl_works(docker_client, infra, debug_imag
         deadline = time.monotonic() + 30
         script = ("print-etcd-cheatsheet > /work/sheet.txt; echo rc=$?; cat /work/sheet.txt; "
                   "set -a; . /work/etcdctl.env; set +a; echo ===; etcdctl endpoint health -w json; echo ===; "
-                  "print-etcd-cheatsheet --env-only")
+                  "print-etcd-cheatsheet --env-only; echo ===END")
         while True:
             out = docker_client.containers.run(
                 debug_image, entrypoint=["/bin/bash", "-c", script],
                 pid_mode=f"container:{etcd.id}", network_mode=f"container:{etcd.id}",
                 remove=True, stderr=True).decode()
-            if '"health":true' in out or time.monotonic() > deadline:
+            # podman's Docker API can hand back the logs of a container that just exited without
+            # their tail (seen once in CI): only a complete output counts
+            if ('"health":true' in out and out.rstrip().endswith("===END")) or time.monotonic() > deadline:
                 break
             time.sleep(1)
     finally:
         etcd.remove(force=True)
+    assert out.rstrip().endswith("===END"), out
+    out = out.rstrip()[:-len("===END")]
 
     sheet, health, env_only = out.split("===\n")
     assert "rc=0" in sheet
