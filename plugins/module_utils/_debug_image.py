@@ -33,6 +33,7 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._registry import 
     local_matches,
     pick_platform,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
 
 try:
     from docker.errors import APIError, DockerException, ImageNotFound
@@ -46,7 +47,6 @@ except ImportError:  # reported by the module through missing_required_lib
     class ImageNotFound(APIError):
         pass
 
-COLLECTION_VERSION = "0.1.0"
 KIND_LABEL = "io.x-k8s.kind.cluster"
 CTR_IMPORT = ["ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests",
               "--snapshotter=overlayfs", "-"]

@@ -7,7 +7,7 @@ described by docs/health_report.schema.json) and its renderings as Markdown, a s
 HTML page and JUnit XML.
 
 Pure functions on plain dicts (the per-cluster results come from Ansible hostvars, so every key
-is optional); only the standard library and the collection's own _findings are used.
+is optional); only the standard library and the collection's own _findings and _version are used.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
 
 SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
 SCHEMA_VERSION = 1
@@ -618,8 +619,6 @@ def table_lines(report: dict) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return [("  ".join(cell.ljust(w) for cell, w in zip(r[:5], widths)) + "  " + r[5]).rstrip() for r in rows]
 
-
-COLLECTION_VERSION = "0.1.0"
 
 # shared by the module (documentation, direct use) and its action plugin (what tasks run)
 ARGUMENT_SPEC = dict(

@@ -11,7 +11,6 @@ import struct
 import pytest
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._debug_image import (
-    COLLECTION_VERSION,
     build_error,
     demux,
     describe_push_error,
@@ -19,6 +18,7 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._debug_image impo
     parse_ctr_ls,
     push_error,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
