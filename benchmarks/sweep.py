@@ -93,13 +93,19 @@ def _own_rss_kib(pid: int) -> int:
     return 0
 
 
+def _children_cpu_s() -> float:
+    """User + system CPU seconds of every reaped descendant so far (deltas measure a command)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float, dict]:
     """(seconds, figures) of one command: peak tree RSS and PSS, peak RSS of the command's own
     process (ansible-playbook: the controller), all in KiB, and the CPU seconds its process tree
     used (user + system of every reaped descendant). Sampled every 0.2 s (a finer sampler would
     itself take CPU from the 2 cores being measured)."""
     peak, done = [0, 0, 0], threading.Event()
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = _children_cpu_s()
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, **(env or {})})
@@ -115,12 +121,11 @@ def measure(argv: list[str], env: dict | None = None, ok_rc=(0,)) -> tuple[float
     sampler.start()
     out = proc.communicate()[0]
     elapsed = time.monotonic() - start
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = _children_cpu_s() - cpu_before
     done.set()
     sampler.join()
     if proc.returncode not in ok_rc:
         raise SystemExit(f"{argv[0]} failed (rc {proc.returncode}):\n{out[-3000:]}")
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     return elapsed, {"rss": peak[0], "pss": peak[1], "controller_rss": peak[2], "cpu_s": cpu}
 
 
@@ -165,7 +170,7 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
     """Every pod of every cluster, one after the other, as a person with kubectl would."""
     kubectl = [str(binaries.path("kubectl")), "--kubeconfig", str(kubeconfig)]
     start = time.monotonic()
-    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = _children_cpu_s()
     for index in range(1, count + 1):
         ctx, ns = f"testbed-{index}", workloads.namespace_for(index)
         for etcd in ETCDS:
@@ -184,10 +189,8 @@ def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float
                     subprocess.run(exec_ + ["etcdctl", f"--endpoints=https://{etcd}-local:2379", *TLS, *command],
                                    check=True, capture_output=True)
                 subprocess.run(exec_ + ["curl", "-s", "http://127.0.0.1:8080/healthz"], check=True, capture_output=True)
-    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
     # many short kubectl processes: memory not sampled
-    return time.monotonic() - start, {"rss": 0, "pss": 0, "controller_rss": 0, "cpu_s": cpu}
+    return time.monotonic() - start, {"rss": 0, "pss": 0, "controller_rss": 0, "cpu_s": _children_cpu_s() - cpu_before}
 
 
 # ---------------------------------------------------------------- setup

@@ -211,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.cmd == "up":
             if args.etcd_heartbeat_ms is not None:
                 os.environ["TESTBED_ETCD_HEARTBEAT_MS"] = str(args.etcd_heartbeat_ms)
+            from . import workloads
+            workloads.heartbeat_ms()  # a bad value fails here, before anything starts
             env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
             path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
                             env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr))
