@@ -86,6 +86,7 @@ docs: venv link
 binaries:
 	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/build.sh $(CURDIR)/build/bin
 	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/node/build.sh $(CURDIR)/build/bin
+	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/etcd/build.sh $(CURDIR)/build/bin
 
 integration: deps venv link binaries
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)

@@ -103,7 +103,17 @@ fi
 scheme="http"
 [[ "$layout" != "none" ]] && scheme="https"
 endpoint=""
-if [[ -n "$config" && -r "$config" ]]; then
+# etcd-wrapper (etcd-druid >= v0.23) says it: --etcd-server-name=<etcd>-local, --etcd-client-port
+server_name="" client_port=""
+for i in "${!cmdline[@]}"; do
+  case "${cmdline[$i]}" in
+    --etcd-server-name=*) server_name="${cmdline[$i]#--etcd-server-name=}" ;;
+    --etcd-client-port=*) client_port="${cmdline[$i]#--etcd-client-port=}" ;;
+  esac
+done
+if [[ -n "$server_name" ]]; then
+  endpoint="$scheme://$server_name:${client_port:-2379}"
+elif [[ -n "$config" && -r "$config" ]]; then
   # advertise-client-urls: first URL, whatever the quoting
   endpoint=$(sed -n 's/^advertise-client-urls:[[:space:]]*//p' "$config" | tr -d "\"'[]" | cut -d, -f1 | tr -d '[:space:]')
 fi
@@ -145,13 +155,32 @@ if [[ "$layout" != "none" ]]; then
 fi
 
 backup_pid=$(pgrep -x etcdbrctl 2>/dev/null | head -n1)
+backup_note="not found in this PID namespace"
+[[ -n "$backup_pid" ]] && backup_note="PID $backup_pid"
+# etcd-wrapper's own args (etcd-druid builder.go): where backup-restore listens and its CA
+br_hostport="" br_ca=""
+for i in "${!cmdline[@]}"; do
+  case "${cmdline[$i]}" in
+    --backup-restore-host-port=*) br_hostport="${cmdline[$i]#--backup-restore-host-port=}" ;;
+    --backup-restore-ca-cert-bundle-path=*) br_ca="${cmdline[$i]#--backup-restore-ca-cert-bundle-path=}" ;;
+  esac
+done
+if [[ -n "$br_hostport" ]]; then
+  if [[ -n "$br_ca" ]]; then
+    br_check="curl -sS --cacert $root$br_ca https://$br_hostport/healthz   # 200 only beside the etcd leader"
+  else
+    br_check="curl -sS http://$br_hostport/healthz   # 200 only beside the etcd leader"
+  fi
+else
+  br_check="curl -sk https://127.0.0.1:8080/healthz || curl -s http://127.0.0.1:8080/healthz"
+fi
 
 cat <<EOF
  📌 etcd process
   --------------------------------------------------
   PID $pid ($(tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | cut -c1-120))
   files read $root_note
-  backup-restore: ${backup_pid:+PID $backup_pid}${backup_pid:-not found in this PID namespace}
+  backup-restore: $backup_note
 
  📌 TLS layout: $layout
   --------------------------------------------------
@@ -210,6 +239,6 @@ if [[ -n "$backup_pid" ]]; then
 
  📌 backup-restore health
   --------------------------------------------------
-  curl -sk https://127.0.0.1:8080/healthz || curl -s http://127.0.0.1:8080/healthz
+  $br_check
 EOF
 fi

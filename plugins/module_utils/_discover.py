@@ -98,17 +98,34 @@ def group(pods: list[dict], target: str, etcd_include: list[str] | None = None,
             for (ns, name), members in sorted(etcds.items())]
 
 
-def _list(api, selector: str, namespace: str | None) -> list[dict]:
+def _list(api, selector: str, namespace: str | None, kind: str = "pods") -> list[dict]:
     from kubernetes.client.rest import ApiException
 
-    where = k8s_path("api/v1/namespaces", namespace, "pods") if namespace else "/api/v1/pods"
+    base = "api/v1" if kind == "pods" else "apis/apps/v1"
+    where = k8s_path(f"{base}/namespaces", namespace, kind) if namespace else f"/{base}/{kind}"
     try:
         items = rest(api, "GET", where, {"labelSelector": selector})
     except ApiException as exc:
         if exc.status == 403:
-            raise forbidden(exc, "list", "pods", namespace or "all namespaces") from None
-        raise K8sError(f"listing pods ({selector}) failed: HTTP {exc.status} {api_message(exc)}") from None
+            raise forbidden(exc, "list", kind if kind == "pods" else f"{kind}.apps", namespace or "all namespaces") from None
+        raise K8sError(f"listing {kind} ({selector}) failed: HTTP {exc.status} {api_message(exc)}") from None
     return items.get("items") or []
+
+
+def add_statefulsets(etcds: list[dict], statefulsets: list[dict], etcd_include=None, etcd_exclude=None) -> list[dict]:
+    """Each etcd with its StatefulSet's replicas; StatefulSets scaled to 0 (a hibernated shoot:
+    gardener botanist/etcd.go) become etcds without pods, so the sweep can say so."""
+    replicas: dict[tuple[str, str], int] = {}
+    for sts in statefulsets:
+        meta = sts.get("metadata") or {}
+        name = etcd_name({"metadata": {"name": meta.get("name") + "-0", "labels": meta.get("labels")}})
+        if matches(name, etcd_include, etcd_exclude):
+            replicas[(meta.get("namespace"), name)] = (sts.get("spec") or {}).get("replicas", 1)
+    out = [dict(e, replicas=replicas.get((e["namespace"], e["name"]))) for e in etcds]
+    have = {(e["namespace"], e["name"]) for e in etcds}
+    out.extend({"namespace": ns, "name": name, "pods": [], "replicas": 0}
+               for (ns, name), count in replicas.items() if count == 0 and (ns, name) not in have)
+    return sorted(out, key=lambda e: (e["namespace"], e["name"]))
 
 
 def patterns(values) -> list[str]:
@@ -123,12 +140,23 @@ def discover(api, params: dict, check_mode: bool, where: str) -> dict:
     selectors = patterns(params.get("selectors")) or DEFAULT_SELECTORS
     # exact namespace names: list in each (works with a namespaced Role); patterns: list everywhere once
     scopes = include if include and not any(is_pattern(n) for n in include) else [None]
-    pods = []
+    pods, statefulsets, warnings = [], [], []
     for scope in scopes:
         for selector in selectors:
             pods.extend(p for p in _list(api, selector, scope)
                         if matches((p.get("metadata") or {}).get("namespace") or "", include, exclude))
-    etcds = group(pods, params["target_container"], patterns(params.get("etcds")), patterns(params.get("exclude_etcds")))
-    return {"changed": False, "etcds": etcds,
-            "namespaces": sorted({e["namespace"] for e in etcds}),
-            "pod_count": sum(len(e["pods"]) for e in etcds)}
+            if not warnings:
+                try:
+                    statefulsets.extend(s for s in _list(api, selector, scope, "statefulsets")
+                                        if matches((s.get("metadata") or {}).get("namespace") or "", include, exclude))
+                except K8sError as exc:  # hibernated etcds then go unreported; everything else works
+                    warnings.append(f"{exc.msg}: etcds scaled to 0 (hibernated) are not reported")
+    etcd_include, etcd_exclude = patterns(params.get("etcds")), patterns(params.get("exclude_etcds"))
+    etcds = add_statefulsets(group(pods, params["target_container"], etcd_include, etcd_exclude),
+                             statefulsets, etcd_include, etcd_exclude)
+    result = {"changed": False, "etcds": etcds,
+              "namespaces": sorted({e["namespace"] for e in etcds}),
+              "pod_count": sum(len(e["pods"]) for e in etcds)}
+    if warnings:
+        result["warnings"] = warnings
+    return result

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, read_pod, state_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
 
@@ -119,11 +119,11 @@ def _ca_file(volume: dict | None) -> tuple[str, str]:
     return "ca.crt", f"secret {name or '?'}"
 
 
-def discover_tls(pod_spec: dict, target: str = "etcd", prefix: str = "") -> dict | None:
+def discover_tls(pod_spec: dict, target: str = "etcd") -> dict | None:
     """Client cert, key and CA of an etcd-druid pod from the etcd container's volumeMounts:
     >= v0.23 (/var/etcd/ssl/{ca,client}/, CA bundle.crt or ca.crt, client tls.crt/tls.key) or the
-    older /var/etcd/ssl/client/{ca,client}/ layout. prefix is prepended to every path (e.g.
-    /proc/1/root when the debug container does not mount them). None if no layout matches."""
+    older /var/etcd/ssl/client/{ca,client}/ layout: the fallback when the containers' args say
+    nothing (see _druid.client_tls). None if no layout matches."""
     container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == target), None)
     if container is None:
         return None
@@ -137,28 +137,16 @@ def discover_tls(pod_spec: dict, target: str = "etcd", prefix: str = "") -> dict
         return None
     ca_name, how = _ca_file(volumes.get(mounts[ca_dir]["name"]))
     return {
-        "cacert": f"{prefix}{ca_dir}/{ca_name}",
-        "cert": f"{prefix}{client_dir}/tls.crt",
-        "key": f"{prefix}{client_dir}/tls.key",
-        "source": f"auto: {layout} layout from container '{target}' (CA file from {how})"
-                  + (f", read through {prefix}" if prefix else ""),
+        "cacert": f"{ca_dir}/{ca_name}",
+        "cert": f"{client_dir}/tls.crt",
+        "key": f"{client_dir}/tls.key",
+        "source": f"auto: {layout} layout from container '{target}' (CA file from {how}, a guess: no args name it)",
     }
 
 
-def mounts_target_tls(debug_container: dict, tls: dict) -> bool:
-    """Does the debug container mount the directories holding these files?"""
-    paths = set(_mounts(debug_container))
-    return all(os.path.dirname(tls[k]) in paths for k in ("cacert", "cert", "key"))
-
-
 def default_endpoint(pod_spec: dict, scheme: str) -> str:
-    """https://<the pod's '<etcd>-local' hostAlias for 127.0.0.1>:2379, else 127.0.0.1."""
-    for alias in pod_spec.get("hostAliases") or []:
-        if alias.get("ip") == "127.0.0.1":
-            for name in alias.get("hostnames") or []:
-                if name.endswith("-local"):
-                    return f"{scheme}://{name}:2379"
-    return f"{scheme}://127.0.0.1:2379"
+    """This member's own client URL (see _druid.endpoint): https://<etcd>-local:<client port>."""
+    return _druid.endpoint(pod_spec, scheme)[0]
 
 
 def build_argv(args: list[str], endpoints: list[str] | None, tls: dict | None, timeout: int, output: str) -> list[str]:
@@ -228,19 +216,53 @@ def _find_container(pod: dict, name: str) -> tuple[dict | None, dict | None]:
     return None, None
 
 
+# Where a TLS file is not mounted in the debug container it is read through the etcd process's
+# root: the PID is found at run time by name (etcd-druid pods share one PID namespace whose
+# PID 1 is the pause process), so argv carries a token that PROC_EXEC replaces before exec.
+ETCD_ROOT_TOKEN = "@ETCD_ROOT@"
+ETCD_ROOT_SHOWN = "/proc/<etcd-pid>/root"
+PROC_EXEC = r"""p=
+for d in /proc/[0-9]*; do
+  c=$(cat "$d/comm" 2>/dev/null)
+  if [ "$c" = etcd-wrapper ]; then p=${d#/proc/}; break; fi
+  if [ "$c" = etcd ] && [ -z "$p" ]; then p=${d#/proc/}; fi
+done
+[ -n "$p" ] || { echo "no etcd-wrapper or etcd process in this PID namespace (is the debug container targeting 'etcd'?)" >&2; exit 127; }
+a=()
+for x in "$@"; do a+=("${x//@ETCD_ROOT@//proc/$p/root}"); done
+exec "${a[@]}"
+"""
+TLS_KEYS = ("cacert", "cert", "key")
+
+
 def resolve_tls(params: dict, pod_spec: dict, debug_container: dict) -> dict | None:
+    """Client TLS for etcdctl: {'cacert','cert','key','source','via','display'}. auto: the
+    containers' args (_druid.client_tls), else the etcd-druid mount layout; 'via' is 'mount' when
+    the debug container mounts the files, else 'proc' (read through the etcd process's root)."""
     tls = params.get("tls")
     if tls in (None, "auto"):
-        found = discover_tls(pod_spec)
-        if found and not mounts_target_tls(debug_container, found):
-            # not mounted in the debug container: read them through the target's root
-            found = discover_tls(pod_spec, prefix="/proc/1/root")
+        found = _druid.client_tls(pod_spec) or discover_tls(pod_spec)
+        if found is None:
+            return None
+        via = "mount" if all(_druid.mounted(debug_container, found[k]) for k in TLS_KEYS) else "proc"
+        found = dict(found, via=via)
+        if via == "proc":
+            found["source"] += f", read through {ETCD_ROOT_SHOWN} (not mounted in the debug container)"
+        found["display"] = {k: (ETCD_ROOT_SHOWN if via == "proc" else "") + found[k] for k in TLS_KEYS}
         return found
     if tls == "none":
         return None
-    if isinstance(tls, dict) and all(tls.get(k) for k in ("cacert", "cert", "key")):
-        return {"cacert": tls["cacert"], "cert": tls["cert"], "key": tls["key"], "source": "given"}
+    if isinstance(tls, dict) and all(tls.get(k) for k in TLS_KEYS):
+        return {"cacert": tls["cacert"], "cert": tls["cert"], "key": tls["key"], "source": "given", "via": "given",
+                "display": {k: tls[k] for k in TLS_KEYS}}
     raise ValueError("tls must be 'auto', 'none' or a dict with cacert, cert and key")
+
+
+def runnable(argv: list[str], tls: dict | None) -> list[str]:
+    """argv as run: through PROC_EXEC when TLS files are read through the etcd process's root."""
+    if not tls or tls.get("via") != "proc":
+        return argv
+    return ["bash", "-c", PROC_EXEC, "etcd-ops"] + argv
 
 
 def execute(api, params: dict, check_mode: bool, where: str) -> dict:
@@ -273,18 +295,22 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
             raise K8sError(str(exc)) from None
         scheme = "https" if tls else "http"
         endpoints = params.get("endpoints") or [default_endpoint(spec, scheme)]
-        argv = build_argv(params["etcdctl"], endpoints, tls, params["timeout"], params["output"])
+        run_tls = dict(tls, **{k: ETCD_ROOT_TOKEN + tls[k] for k in TLS_KEYS}) if tls and tls["via"] == "proc" else tls
+        shown_tls = dict(tls, **tls["display"]) if tls else None
+        argv = build_argv(params["etcdctl"], endpoints, run_tls, params["timeout"], params["output"])
+        shown = build_argv(params["etcdctl"], endpoints, shown_tls, params["timeout"], params["output"])
         result["tls_source"] = tls["source"] if tls else "none"
         if tls is None and params.get("tls") in (None, "auto"):
             result["tls_source"] = "none (no etcd-druid TLS layout found on container 'etcd')"
     else:
-        argv = list(params["argv"])
-    result["cmd"] = redact(argv)
+        tls = None
+        argv = shown = list(params["argv"])
+    result["cmd"] = redact(shown)
     if check_mode and kind == "write":
         result.update(skipped=True, msg=f"check mode: '{what}' would write, not run")
         return result
     # the exec gets a little longer than etcdctl's own --command-timeout, so etcdctl reports first
-    out = _exec.run(api, namespace, pod_name, container, argv, params["timeout"] + 5)
+    out = _exec.run(api, namespace, pod_name, container, runnable(argv, tls), params["timeout"] + 5)
     result.update(rc=out["rc"], stdout=out["stdout"], stderr=out["stderr"])
     wants_json = params.get("etcdctl") is not None and params["output"] == "json" and "-w" in argv[-2:]
     if wants_json and out["stdout"].strip():

@@ -14,13 +14,18 @@ An observation is a dict:
   endpoint_health                parsed `endpoint health -w json` entries (list, optional "pod") or None
   member_list                    parsed `member list -w json` (dict) or None
   alarm_list                     parsed `alarm list -w json` (dict) or None
-  backup_health                  {pod: {"status": http code, "health": bool}} (optional)
+  backup_health                  {pod: {"status": http code, "health": bool, "metrics": {name: value}}}
+                                 (optional): backup-restore's /healthz and its etcdbr_* /metrics
   quota_bytes                    quota-backend-bytes from the etcd config, None if unreadable
+  replicas                       the StatefulSet's replicas when known (0: hibernated)
+  now                            the time (epoch seconds) the members were asked, for snapshot ages
   debug_failed                   {pod: message} for debug containers that could not start
   unreachable                    message when the cluster's API server could not be reached
 """
 
 from __future__ import annotations
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import member_pod, pod_of_url
 
 DEFAULT_QUOTA = 8 * 1024 ** 3
 
@@ -31,6 +36,10 @@ DEFAULT_THRESHOLDS = {
     "db_fragmented_min_bytes": 64 * 1024 ** 2,  # ... but only for databases at least this big
     "revision_skew": 1000,
     "raft_index_skew": 1000,
+    # gardener's alerts on backup-restore (pkg/component/etcd/etcd/monitoring.go, KubeEtcdDeltaBackupFailed,
+    # KubeEtcdFullBackupFailed): the leader's latest snapshot older than these, while one is required
+    "backup_delta_max_age": 900,
+    "backup_full_max_age": 86400,
 }
 
 ALARMS = {1: "NOSPACE", 2: "CORRUPT"}
@@ -51,8 +60,7 @@ def finding(obs: dict, code: str, severity: str, message: str, pod: str | None =
 
 def pod_of_endpoint(endpoint: str) -> str:
     """https://etcd-main-1.etcd-main-peer.ns.svc:2379 -> etcd-main-1"""
-    host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
-    return host.split(".", 1)[0]
+    return pod_of_url(endpoint)
 
 
 def _pod(item: dict, key: str = "Endpoint") -> str:
@@ -64,14 +72,33 @@ def _members(obs: dict) -> dict[int, dict]:
     return {m["ID"]: m for m in (obs.get("member_list") or {}).get("members") or [] if "ID" in m}
 
 
-def _member_pod(members: dict[int, dict], member_id) -> str | None:
+def _member_pod(members: dict[int, dict], member_id, pods: list[str] | None = None) -> str | None:
+    """The pod of a member: by the host of its URLs (names may carry druid's memberNamePrefix)."""
     member = members.get(member_id)
     if member is None:
         return None
-    if member.get("name"):
-        return member["name"]
-    urls = member.get("clientURLs") or member.get("peerURLs") or []
-    return pod_of_endpoint(urls[0]) if urls else None
+    return member_pod(member, pods) or member.get("name")
+
+
+def leader_pod(obs: dict) -> str | None:
+    """The pod of the member the majority of answering members call leader."""
+    members = _members(obs)
+    votes: dict = {}
+    for status in obs.get("endpoint_status") or []:
+        leader = ((status or {}).get("Status") or {}).get("leader")
+        if leader:
+            votes[leader] = votes.get(leader, 0) + 1
+    if not votes:
+        return None
+    leader = max(votes, key=votes.get)
+    pod = _member_pod(members, leader, obs.get("pods"))
+    if pod:
+        return pod
+    for status in obs.get("endpoint_status") or []:  # no member list: the member that says it leads
+        st = status.get("Status") or {}
+        if (st.get("header") or {}).get("member_id") == leader:
+            return _pod(status)
+    return None
 
 
 def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
@@ -80,6 +107,8 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
     out: list[dict] = []
     if obs.get("unreachable"):
         return [finding(obs, "CLUSTER_UNREACHABLE", "critical", f"cluster unreachable: {obs['unreachable']}")]
+    if not obs.get("pods") and obs.get("replicas") == 0:
+        return [finding(obs, "ETCD_HIBERNATED", "info", "scaled to 0 replicas (hibernated): nothing to check", value=0)]
     for pod, message in sorted((obs.get("debug_failed") or {}).items()):
         out.append(finding(obs, "DEBUG_CONTAINER_FAILED", "warning", f"no check through a debug container: {message}", pod=pod))
 
@@ -93,12 +122,12 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
     for member_id, member in sorted(members.items()):
         if member.get("isLearner"):
             out.append(finding(obs, "LEARNER_PRESENT", "warning", f"member {member.get('name') or member_id} is a learner",
-                               pod=_member_pod(members, member_id)))
+                               pod=_member_pod(members, member_id, pods)))
 
     reached = {_pod(s) for s in statuses}
     failed = obs.get("debug_failed") or {}
     # who should have answered: the listed members; without a member list, every pod we could exec into
-    expected = [_member_pod(members, member_id) for member_id in sorted(members)] if members \
+    expected = [_member_pod(members, member_id, pods) for member_id in sorted(members)] if members \
         else [pod for pod in pods if pod not in failed]
     for pod in expected:
         if pod and pod not in reached:
@@ -115,7 +144,7 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
         if leaders <= {0, None}:
             out.append(finding(obs, "NO_LEADER", "critical", "no member reports a leader"))
         elif len(leaders - {0, None}) > 1:
-            named = ", ".join(sorted(str(_member_pod(members, lid) or lid) for lid in leaders - {0, None}))
+            named = ", ".join(sorted(str(_member_pod(members, lid, pods) or lid) for lid in leaders - {0, None}))
             out.append(finding(obs, "SPLIT_LEADER", "critical", f"members disagree on the leader: {named}",
                                value=len(leaders - {0, None}), threshold=1))
         elif members and next(iter(leaders)) not in members:
@@ -125,19 +154,82 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
 
     for alarm in (obs.get("alarm_list") or {}).get("alarms") or []:
         kind = ALARMS.get(alarm.get("alarm"), str(alarm.get("alarm")))
-        pod = _member_pod(members, alarm.get("memberID"))
+        pod = _member_pod(members, alarm.get("memberID"), pods)
         code = {"NOSPACE": "ALARM_NOSPACE", "CORRUPT": "ALARM_CORRUPT"}.get(kind)
         if code:
             advice = (" (compact, defragment, then 'etcdctl alarm disarm')" if kind == "NOSPACE"
                       else " (a member's data is inconsistent: restore or replace it)")
             out.append(finding(obs, code, "critical", f"alarm {kind} raised by {pod or alarm.get('memberID')}{advice}", pod=pod))
 
-    for pod, health in sorted((obs.get("backup_health") or {}).items()):
-        if not health.get("health"):
-            out.append(finding(obs, "BACKUP_RESTORE_UNHEALTHY", "critical",
-                               f"backup-restore /healthz says unhealthy (HTTP {health.get('status')})", pod=pod,
-                               value=health.get("status")))
+    out.extend(_backup_findings(obs, t))
     return sorted(out, key=lambda f: (SEVERITIES.index(f["severity"]), f["code"], f["pod"] or ""))
+
+
+def _backup_findings(obs: dict, t: dict) -> list[dict]:
+    """backup-restore judged the way it works (gardener/etcd-backup-restore pkg/server/
+    backuprestoreserver.go, httpAPI.go): /healthz starts at 503 and only the sidecar beside the
+    etcd leader turns 200, so followers' 503 is normal; the snapshotter runs in that sidecar only,
+    so snapshot ages and failures come from its /metrics (gardener's alert thresholds)."""
+    backups = obs.get("backup_health") or {}
+    if not backups:
+        return []
+    leader = leader_pod(obs)
+    if leader is None:
+        return []  # NO_LEADER (or nothing answered) already says it; no sidecar can be healthy then
+    br = backups.get(leader)
+    if br is None or (br.get("status") is None and not br.get("metrics")):
+        answered = [p for p, b in backups.items() if b.get("status") is not None]
+        if answered:
+            return []  # the leader's pod was not checked (its debug container failed): said elsewhere
+        why = (br or {}).get("error") or "no answer"
+        return [finding(obs, "BACKUP_RESTORE_UNHEALTHY", "critical",
+                        f"no backup-restore sidecar answered /healthz (leader {leader}: {why})", pod=leader)]
+    out = []
+    metrics = br.get("metrics") or {}
+    now = obs.get("now")
+    failures = metrics.get("etcdbr_snapshotter_failure")
+    stale = []
+    for kind, code, limit_key, what in (("Incr", "BACKUP_DELTA_STALE", "backup_delta_max_age", "delta"),
+                                        ("Full", "BACKUP_FULL_STALE", "backup_full_max_age", "full")):
+        stamp = metrics.get(f'etcdbr_snapshot_latest_timestamp{{kind="{kind}"}}')
+        required = metrics.get(f'etcdbr_snapshot_required{{kind="{kind}"}}')
+        if stamp is None or now is None or not required:
+            continue  # as gardener's rule: only while backup-restore says a snapshot is required
+        age = now - stamp
+        if age > t[limit_key]:
+            stale.append(code)
+            out.append(finding(obs, code, "critical",
+                               f"latest {what} snapshot is {_age(age)} old (limit {_age(t[limit_key])}), "
+                               f"taken by the leader's backup-restore in {leader}", pod=leader,
+                               value=round(age), threshold=t[limit_key]))
+    unhealthy = not br.get("health")
+    owed = any(v for k, v in metrics.items() if k.startswith("etcdbr_snapshot_required"))
+    if failures:
+        # one reading, not gardener's rate over 5 min: failures count as current while a snapshot
+        # is owed (backup-restore's snapshot_required), stale or the sidecar unhealthy
+        if unhealthy or stale or owed:
+            out.append(finding(obs, "BACKUP_SNAPSHOTTER_FAILING", "critical",
+                               f"the snapshotter of the leader's backup-restore failed {failures:g} time(s)"
+                               + (f" and /healthz says unhealthy (HTTP {br.get('status')})" if unhealthy else ""),
+                               pod=leader, value=failures, threshold=0))
+        else:
+            out.append(finding(obs, "BACKUP_SNAPSHOTTER_FAILING", "info",
+                               f"{failures:g} snapshotter failure(s) since backup-restore started; no snapshot is "
+                               "owed now and /healthz is healthy", pod=leader, value=failures, threshold=0))
+    elif unhealthy:
+        out.append(finding(obs, "BACKUP_RESTORE_UNHEALTHY", "critical",
+                           f"the leader's backup-restore /healthz says unhealthy (HTTP {br.get('status')})"
+                           + (f": {br['error']}" if br.get("error") else ""), pod=leader, value=br.get("status")))
+    return out
+
+
+def _age(seconds: float) -> str:
+    seconds = int(seconds)
+    if seconds >= 7200:
+        return f"{seconds // 3600}h"
+    if seconds >= 120:
+        return f"{seconds // 60}m"
+    return f"{seconds}s"
 
 
 def _stderr_hint(stderr: str | None, pod: str | None = None, debug_failed: dict | None = None) -> str:

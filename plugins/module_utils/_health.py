@@ -16,20 +16,38 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _findings
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, find_status, read_pod, state_of
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import default_endpoint, resolve_tls
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import resolve_tls
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, k8s_path, new_api_client, rest
 
-DEFAULT_CONFIG = "/var/etcd/config/etcd.conf.yaml"
-
-# Runs in the debug container as: bash -c SCRIPT etcd-ops MARKER TIMEOUT CONFIG BR_URL BR_CA DETAIL etcdctl <flags>.
+# Runs in the debug container as:
+#   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA CONFIG...
 # Every value arrives as a positional argument: nothing from the cluster is ever spliced into shell text.
+# The etcd process is found by name (etcd-wrapper, else etcd), never assumed to be PID 1: etcd-druid
+# pods share one PID namespace, where PID 1 is the pause process. Files the debug container does not
+# mount (TLSVIA=proc, the wrapper's config) are read through that process's /proc/<pid>/root.
 SCRIPT = r"""
-m=$1 to=$2 conf=$3 br=$4 brca=$5 detail=$6
-shift 6
+m=$1 to=$2 detail=$3 via=$4 ca=$5 cert=$6 key=$7 ep=$8 qarg=$9 br=${10} brca=${11}
+shift 11
 t=$(mktemp -d 2>/dev/null) || { echo "$m FATAL cannot create a temporary directory"; exit 90; }
 trap 'rm -rf "$t"' EXIT
+pid=
+for n in etcd-wrapper etcd; do
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = "$n" ] && { pid=${p#/proc/}; break 2; }
+  done
+done
+root=/proc/${pid:-1}/root
+printf '%s PROC %s %s\n' "$m" "${pid:-none}" "$(cat "/proc/${pid:-1}/comm" 2>/dev/null)"
+if [ "$via" = proc ]; then ca=$root$ca cert=$root$cert key=$root$key; fi
+if [ -n "$brca" ] && [ ! -r "$brca" ] && [ -r "$root$brca" ]; then brca=$root$brca; fi
+set -- "$@" --
+confs=()
+while [ "$1" != -- ]; do confs+=("$1"); shift; done
+shift
+e=(etcdctl "--endpoints=$ep" "--command-timeout=${to}s")
+[ -n "$ca" ] && e+=("--cacert=$ca" "--cert=$cert" "--key=$key")
 run() {
   n=$1; shift
   "$@" >"$t/o" 2>"$t/e"; rc=$?
@@ -38,23 +56,35 @@ run() {
   printf '\n%s END %s\n' "$m" "$n"
 }
 quota() {
-  for f in "$conf" "/proc/1/root$conf"; do
-    if [ -r "$f" ]; then sed -n 's/^quota-backend-bytes:[[:space:]]*//p' "$f"; return 0; fi
+  for f in "${confs[@]}"; do
+    for p in "$root$f" "$f"; do
+      if [ -r "$p" ]; then
+        v=$(sed -n 's/^quota-backend-bytes:[[:space:]]*//p' "$p" | tr -d "'\" ")
+        [ -n "$v" ] && { echo "$v config $f"; return 0; }
+      fi
+    done
   done
-  echo "etcd config $conf is not readable" >&2; return 1
+  [ -n "$qarg" ] && { echo "$qarg args"; return 0; }
+  echo "no readable etcd config at ${confs[*]} (in the etcd process root $root or here)" >&2; return 1
 }
-healthz() {
-  if [ -n "$brca" ]; then curl -sS --max-time "$to" --cacert "$brca" -w '\n%{http_code}' "$br"
-  else curl -sS --max-time "$to" -w '\n%{http_code}' "$br"; fi
+get() {
+  if [ -n "$brca" ]; then curl -sS --max-time "$to" --cacert "$brca" -w '\n%{http_code}' "$br$1"
+  else curl -sS --max-time "$to" -w '\n%{http_code}' "$br$1"; fi
 }
-run status "$@" endpoint status -w json
-run health "$@" endpoint health -w json
-run members "$@" member list -w json
-run alarms "$@" alarm list -w json
+brmetrics() {
+  get /metrics >"$t/m" || return 1
+  grep -E '^(etcdbr_snapshot_latest_timestamp|etcdbr_snapshot_required|etcdbr_snapshotter_failure)' "$t/m"
+  tail -n 1 "$t/m"
+}
+run status "${e[@]}" endpoint status -w json
+run health "${e[@]}" endpoint health -w json
+run members "${e[@]}" member list -w json
+run alarms "${e[@]}" alarm list -w json
 run quota quota
-[ -n "$br" ] && run backup healthz
+run now date +%s
+if [ -n "$br" ]; then run backup get /healthz; run brmetrics brmetrics; fi
 if [ "$detail" = 1 ]; then
-  run table "$@" endpoint status --cluster -w table
+  run table "${e[@]}" endpoint status --cluster -w table
   command -v print-etcd-cheatsheet >/dev/null 2>&1 && run cheatsheet print-etcd-cheatsheet
 fi
 exit 0
@@ -63,30 +93,17 @@ exit 0
 
 # ---------------------------------------------------------------- pure logic
 
-def config_path(pod_spec: dict, target: str = "etcd") -> str:
-    """The etcd config file from the target container's --config-file argument."""
-    container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == target), {})
-    args = list(container.get("command") or []) + list(container.get("args") or [])
-    for i, arg in enumerate(args):
-        if arg.startswith("--config-file="):
-            return arg.split("=", 1)[1]
-        if arg == "--config-file" and i + 1 < len(args):
-            return args[i + 1]
-    return DEFAULT_CONFIG
-
-
-def backup_restore_url(pod_spec: dict, endpoint: str, tls: dict | None) -> tuple[str, str]:
-    """(url, CA file) of the backup-restore sidecar's /healthz, ('', '') when the pod has none.
-    HTTPS when the sidecar serves with --server-cert (etcd-druid's TLS setting), checked with the etcd CA."""
-    container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == "backup-restore"), None)
-    if container is None:
-        return "", ""
-    port = next((p.get("containerPort") for p in container.get("ports") or [] if p.get("name") in ("server", "backuprestore")), 8080)
-    args = list(container.get("command") or []) + list(container.get("args") or [])
-    if any(a.startswith("--server-cert") for a in args):
-        host = endpoint.split("://", 1)[-1].rsplit(":", 1)[0]
-        return f"https://{host}:{port}/healthz", (tls or {}).get("cacert", "")
-    return f"http://127.0.0.1:{port}/healthz", ""
+def member_plan(spec: dict, debug: dict, target: str = "etcd") -> dict:
+    """What one member's health exec needs, from the pod spec (etcd-druid args first, guesses
+    last): client TLS and how the debug container reaches it, the endpoint, the config paths, the
+    quota from the args, backup-restore's address. Each value says where it came from."""
+    tls = resolve_tls({"tls": "auto"}, spec, debug)
+    scheme = "https" if tls else "http"
+    ep, ep_source = _druid.endpoint(spec, scheme, target)
+    configs, config_source = _druid.config_candidates(spec, target)
+    br = _druid.backup_restore(spec, ep, tls)
+    return {"tls": tls, "endpoint": ep, "endpoint_source": ep_source, "configs": configs, "config_source": config_source,
+            "quota_arg": _druid.quota_from_args(spec, target), "backup": br}
 
 
 def parse_sections(stdout: str, marker: str) -> dict[str, dict]:
@@ -105,6 +122,8 @@ def parse_sections(stdout: str, marker: str) -> dict[str, dict]:
                 current, part = None, None
             elif words and words[0] == "FATAL":
                 sections["fatal"] = {"rc": None, "out": [], "err": [" ".join(words[1:])]}
+            elif words and words[0] == "PROC":
+                sections["proc"] = {"rc": 0, "out": [" ".join(words[1:])], "err": []}
             continue
         if current is not None:
             sections[current][part].append(line)
@@ -127,6 +146,27 @@ def _first(value):
     return value if isinstance(value, dict) else None
 
 
+def parse_metrics(text: str) -> dict[str, float]:
+    """{'name{labels}': value} from Prometheus text lines (the last line, curl's HTTP code, and
+    anything unparsable are skipped); the same series summed (etcdbr_snapshotter_failure is
+    counted per kind in some versions: summed under its bare name too)."""
+    out: dict[str, float] = {}
+    for line in (text or "").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or " " not in line:
+            continue
+        name, _sep, value = line.rpartition(" ")
+        try:
+            number = float(value)
+        except ValueError:
+            continue
+        out[name] = out.get(name, 0.0) + number
+        bare = name.split("{", 1)[0]
+        if bare != name and bare == "etcdbr_snapshotter_failure":
+            out[bare] = out.get(bare, 0.0) + number
+    return out
+
+
 def member_view(sections: dict[str, dict]) -> dict:
     """One member's own answers, parsed."""
     def sec(name):
@@ -142,9 +182,18 @@ def member_view(sections: dict[str, dict]) -> dict:
         "quota": None,
         "backup": None,
     }
-    quota = sec("quota")["out"].strip().strip("'\"")
-    if sec("quota")["rc"] == 0 and quota.isdigit():
-        view["quota"] = int(quota)
+    quota = sec("quota")["out"].split()
+    if sec("quota")["rc"] == 0 and quota and quota[0].isdigit():
+        view["quota"] = int(quota[0])
+        view["quota_source"] = "etcd config " + quota[2] if quota[1:2] == ["config"] and len(quota) > 2 \
+            else "args of container 'backup-restore' (--embedded-etcd-quota-bytes)"
+    elif sec("quota")["err"]:
+        view["quota_error"] = sec("quota")["err"].splitlines()[-1]
+    if sec("now")["out"].strip().isdigit():
+        view["now"] = int(sec("now")["out"].strip())
+    proc = (sections.get("proc") or {}).get("out", "").split()
+    view["etcd_process"] = {"pid": int(proc[0]), "name": proc[1] if len(proc) > 1 else None} \
+        if proc and proc[0].isdigit() else None
     if "backup" in sections:
         backup = sections["backup"]
         lines = backup["out"].splitlines()
@@ -152,7 +201,7 @@ def member_view(sections: dict[str, dict]) -> dict:
         body = _json("\n".join(lines[:-1]))
         healthy = bool(body.get("health")) if isinstance(body, dict) and "health" in body else code == 200
         view["backup"] = {"status": code or None, "health": backup["rc"] == 0 and code == 200 and healthy,
-                          "error": backup["err"] or None}
+                          "error": backup["err"] or None, "metrics": parse_metrics(sec("brmetrics")["out"])}
     for name in ("table", "cheatsheet"):
         if name in sections:
             view[name] = sections[name]["out"] or sections[name]["err"]
@@ -160,9 +209,10 @@ def member_view(sections: dict[str, dict]) -> dict:
 
 
 def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views: dict[str, dict],
-                debug_failed: dict[str, str]) -> dict:
+                debug_failed: dict[str, str], replicas: int | None = None) -> dict:
     """What _findings.evaluate reads, from every member's own view."""
     obs = {"cluster": cluster, "namespace": namespace, "etcd": etcd, "pods": pods, "debug_failed": dict(debug_failed),
+           "replicas": replicas,
            "endpoint_status": [], "endpoint_health": [], "member_list": None, "alarm_list": None,
            "backup_health": {}, "quota_bytes": None}
     errors, alarms = [], {}
@@ -183,6 +233,9 @@ def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views:
             obs["backup_health"][pod] = view["backup"]
         if view.get("quota"):
             obs["quota_bytes"] = max(obs["quota_bytes"] or 0, view["quota"])
+            obs["quota_source"] = view.get("quota_source")
+        if view.get("now"):
+            obs["now"] = max(obs.get("now") or 0, view["now"])
     if any(isinstance(v.get("alarms"), dict) for v in views.values()):
         obs["alarm_list"] = {"alarms": list(alarms.values())}
     obs["endpoint_status_stderr"] = "\n".join(errors)
@@ -192,13 +245,17 @@ def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views:
 def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None]) -> list[dict]:
     """Per member detail for reports: one row per pod and per listed member without a pod."""
     members = (obs.get("member_list") or {}).get("members") or []
-    by_name = {m.get("name"): m for m in members if m.get("name")}
+    pods = list(obs.get("pods") or [])
+    by_pod = {}
+    for m in members:
+        by_pod.setdefault(_druid.member_pod(m, pods) or m.get("name") or str(m.get("ID")), m)
+    leader = _findings.leader_pod(obs)
     status_by_pod = {s["pod"]: s for s in obs.get("endpoint_status") or []}
     health_by_pod = {h["pod"]: h for h in obs.get("endpoint_health") or []}
     quota = obs.get("quota_bytes") or _findings.DEFAULT_QUOTA
     rows = []
-    for pod in sorted(set(obs.get("pods") or []) | set(by_name)):
-        member, status = by_name.get(pod) or {}, (status_by_pod.get(pod) or {}).get("Status") or {}
+    for pod in sorted(set(pods) | set(by_pod)):
+        member, status = by_pod.get(pod) or {}, (status_by_pod.get(pod) or {}).get("Status") or {}
         header = status.get("header") or {}
         member_id = member.get("ID") or header.get("member_id")
         health = health_by_pod.get(pod)
@@ -213,8 +270,10 @@ def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None])
             "db_quota_ratio": round(size / quota, 4) if isinstance(size, int) and quota else None,
             "revision": header.get("revision"), "raft_index": status.get("raftIndex"),
             "raft_term": status.get("raftTerm"), "version": status.get("version"),
-            "backup_restore": {k: v for k, v in (views.get(pod) or {}).get("backup", {}).items() if k != "error"}
+            "backup_restore": dict({k: v for k, v in (views.get(pod) or {}).get("backup", {}).items() if k != "error"},
+                                   role="leader" if pod == leader else "follower")
             if (views.get(pod) or {}).get("backup") else None,
+            "etcd_process": (views.get(pod) or {}).get("etcd_process"),
             "debug_container": debug.get(pod),
             "debug_error": (obs.get("debug_failed") or {}).get(pod),
         })
@@ -299,15 +358,16 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
         out["error"] = error
         return out
     debug = next(c for c in spec.get("ephemeralContainers") or [] if c.get("name") == name)
-    tls = resolve_tls({"tls": "auto"}, spec, debug)
-    endpoint = default_endpoint(spec, "https" if tls else "http")
-    br_url, br_ca = backup_restore_url(spec, endpoint, tls) if params["backup_restore"] else ("", "")
-    argv = ["etcdctl", f"--endpoints={endpoint}", f"--command-timeout={params['timeout']}s"]
-    if tls:
-        argv += [f"--cacert={tls['cacert']}", f"--cert={tls['cert']}", f"--key={tls['key']}"]
+    plan = member_plan(spec, debug, params["target_container"])
+    tls, br = plan["tls"], plan["backup"] if params["backup_restore"] else None
     marker = "ETCDOPS-" + secrets.token_hex(8)
-    script = ["bash", "-c", SCRIPT, "etcd-ops", marker, str(params["timeout"]), config_path(spec, params["target_container"]),
-              br_url, br_ca, "1" if params.get("detail") else "0", *argv]
+    script = ["bash", "-c", SCRIPT, "etcd-ops", marker, str(params["timeout"]), "1" if params.get("detail") else "0",
+              (tls or {}).get("via", "mount"), *[(tls or {}).get(k, "") for k in ("cacert", "cert", "key")],
+              plan["endpoint"], str(plan["quota_arg"] or ""), (br or {}).get("base", ""), (br or {}).get("cacert", ""),
+              *plan["configs"]]
+    argv = ["etcdctl", f"--endpoints={plan['endpoint']}"]
+    if tls:
+        argv += [f"--{k}={tls['display'][k]}" for k in ("cacert", "cert", "key")]
     res = _exec.run(api, namespace, pod_name, name, script, params["timeout"] * 6 + 10)
     sections = parse_sections(res["stdout"], marker)
     if "fatal" in sections or "status" not in sections:
@@ -315,6 +375,8 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
         out["error"] = f"health script failed in {name}: {why.splitlines()[-1][:300]}"
         return out
     out["view"] = member_view(sections)
+    out["view"]["sources"] = {"tls": (tls or {}).get("source", "none"), "endpoint": plan["endpoint_source"],
+                              "config": plan["config_source"], "backup_restore": (br or {}).get("source")}
     out["etcdctl"] = " ".join(shlex.quote(a) for a in argv)
     return out
 
@@ -375,7 +437,7 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
         pods = [p["name"] if isinstance(p, dict) else str(p) for p in item.get("pods") or []]
         if not item.get("namespace") or not item.get("name"):
             raise K8sError("every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)")
-        etcds.append({"namespace": item["namespace"], "name": item["name"], "pods": pods})
+        etcds.append({"namespace": item["namespace"], "name": item["name"], "pods": pods, "replicas": item.get("replicas")})
     jobs = [(e["namespace"], pod) for e in etcds for pod in e["pods"]
             if params.get("detail") or (e["namespace"], pod) not in debug_failed]
     clients = _Clients(params)
@@ -408,13 +470,15 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
         failed = {pod: debug_failed[(ns, pod)] for pod in etcd["pods"] if (ns, pod) in debug_failed}
         failed.update({pod: collected[(ns, pod)]["error"] for pod in etcd["pods"] if (collected.get((ns, pod)) or {}).get("error")})
         debug = {pod: (collected.get((ns, pod)) or {}).get("container") or wanted.get((ns, pod)) for pod in etcd["pods"]}
-        obs = observation(params["cluster"], ns, etcd["name"], etcd["pods"], views, failed)
+        obs = observation(params["cluster"], ns, etcd["name"], etcd["pods"], views, failed, etcd.get("replicas"))
         findings = _findings.evaluate(obs, thresholds)
         rows = member_rows(obs, views, debug)
         leader = next((r["pod"] for r in rows if r["is_leader"]), None)
         entry = {"cluster": params["cluster"], "namespace": ns, "etcd": etcd["name"], "status": _findings.status_of(findings),
-                 "pods": etcd["pods"], "leader": leader, "quota_bytes": obs["quota_bytes"] or _findings.DEFAULT_QUOTA,
-                 "quota_source": "etcd config" if obs["quota_bytes"] else "default 8 GiB",
+                 "pods": etcd["pods"], "replicas": etcd.get("replicas"), "leader": leader,
+                 "quota_bytes": obs["quota_bytes"] or _findings.DEFAULT_QUOTA,
+                 "quota_source": obs.get("quota_source") or "default 8 GiB",
+                 "sources": next((v["sources"] for v in views.values() if v.get("sources")), None),
                  "members": rows, "findings": findings}
         if params.get("detail"):
             etcdctl = next((collected[(ns, p)].get("etcdctl") for p in etcd["pods"] if (collected.get((ns, p)) or {}).get("etcdctl")),

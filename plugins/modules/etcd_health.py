@@ -15,14 +15,26 @@ description:
     them), runs ONE exec in the member's debug container carrying all checks - C(etcdctl endpoint
     status), C(endpoint health), C(member list) and C(alarm list) against the member itself over
     its TLS (found from the pod like M(etcd_wrapper.ops.etcdctl_exec) does), the
-    C(quota-backend-bytes) of the member's etcd config, and backup-restore's C(/healthz).
+    C(quota-backend-bytes) of the config the etcd runs with (etcd-wrapper's C(/home/nonroot/etcd.conf.yaml)
+    read through the etcd process's root, else backup-restore's C(--embedded-etcd-quota-bytes)), and
+    backup-restore's C(/healthz) and C(/metrics). The etcd process is found by name
+    (C(etcd-wrapper), else C(etcd)): etcd-druid pods share one PID namespace whose PID 1 is the pause process.
+  - Members are matched to pods by the host of their URLs, not by name (etcd-druid's
+    C(memberNamePrefix) names members C(<prefix>-<pod>)).
+  - backup-restore is judged the way it works - its C(/healthz) turns 200 only in the sidecar beside the
+    etcd leader, so only the leader's sidecar counts (followers' 503 is normal and shown in the member
+    rows), and snapshot ages come from that sidecar's C(/metrics) with gardener's alert thresholds.
     Members are checked in parallel, O(concurrency) at a time.
   - Then evaluates findings per etcd, each with C(code), C(severity) (critical, warning, info),
     C(cluster), C(namespace), C(etcd), C(pod), C(message), C(value) and C(threshold) - namely
     C(NO_LEADER), C(SPLIT_LEADER), C(ALARM_NOSPACE), C(ALARM_CORRUPT), C(MEMBER_UNHEALTHY),
     C(MEMBER_UNREACHABLE), C(MEMBER_COUNT_MISMATCH), C(DB_QUOTA_HIGH), C(DB_FRAGMENTED),
-    C(REVISION_SKEW), C(RAFT_INDEX_SKEW), C(LEARNER_PRESENT), C(BACKUP_RESTORE_UNHEALTHY),
-    C(DEBUG_CONTAINER_FAILED), C(CLUSTER_UNREACHABLE) and C(NO_ETCD_FOUND) (info).
+    C(REVISION_SKEW), C(RAFT_INDEX_SKEW), C(LEARNER_PRESENT), C(BACKUP_RESTORE_UNHEALTHY) (the leader's
+    sidecar unhealthy, or no sidecar answered), C(BACKUP_DELTA_STALE) (the leader's latest delta snapshot older
+    than 15 min while one is required), C(BACKUP_FULL_STALE) (full snapshot older than 24 h),
+    C(BACKUP_SNAPSHOTTER_FAILING) (critical while failing; info once snapshots are current again),
+    C(DEBUG_CONTAINER_FAILED), C(CLUSTER_UNREACHABLE), C(ETCD_HIBERNATED) (info: a StatefulSet scaled
+    to 0) and C(NO_ETCD_FOUND) (info).
   - Only read-only etcdctl commands run; etcd is never written.
   - The debug container of a pod is the one named in O(debug_containers), else the newest running
     ephemeral container named O(container) or O(container)C(-N). A pod without one is reported as
@@ -92,8 +104,16 @@ options:
       raft_index_skew:
         description: C(RAFT_INDEX_SKEW) when members' raft indexes differ by more (default 1000).
         type: int
+      backup_delta_max_age:
+        description: C(BACKUP_DELTA_STALE) when the leader's latest delta snapshot is older (seconds, default 900).
+        type: int
+      backup_full_max_age:
+        description: C(BACKUP_FULL_STALE) when the leader's latest full snapshot is older (seconds, default 86400).
+        type: int
   backup_restore:
-    description: Ask the backup-restore sidecar's C(/healthz) (HTTPS with the etcd CA when it serves with C(--server-cert)).
+    description:
+      - Ask the backup-restore sidecar's C(/healthz) and C(/metrics) (HTTPS with the CA of etcd-wrapper's
+        C(--backup-restore-ca-cert-bundle-path) when it serves with C(--server-cert)).
     type: bool
     default: true
   concurrency:
@@ -259,6 +279,8 @@ def main():
             db_fragmented_min_bytes=dict(type="int"),
             revision_skew=dict(type="int"),
             raft_index_skew=dict(type="int"),
+            backup_delta_max_age=dict(type="int"),
+            backup_full_max_age=dict(type="int"),
         )),
         backup_restore=dict(type="bool", default=True),
         concurrency=dict(type="int", default=10),

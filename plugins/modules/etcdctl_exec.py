@@ -71,16 +71,21 @@ options:
     default: json
   endpoints:
     description:
-      - etcd endpoints. Default C(https://<the pod's *-local host alias for 127.0.0.1>:2379),
-        else C(https://127.0.0.1:2379) (C(http) with O(tls=none)).
+      - etcd endpoints. Default the member's own client URL: backup-restore's C(--endpoints) on an
+        etcd-druid pod (C(https://<etcd>-local:2379)), else the pod's C(*-local) host alias for 127.0.0.1,
+        else C(127.0.0.1), with the port from etcd-wrapper's C(--etcd-client-port) (2379 when absent)
+        (C(http) with O(tls=none)).
     type: list
     elements: str
   tls:
     description:
-      - V(auto) reads the etcd container's volumeMounts for etcd-druid layouts (>= v0.23
-        C(/var/etcd/ssl/client/tls.{crt,key}) with CA C(/var/etcd/ssl/ca/bundle.crt) or C(ca.crt);
-        older C(/var/etcd/ssl/client/{ca,client}/)); if the debug container does not mount them,
-        they are read through C(/proc/1/root). RV(tls_source) says what was used.
+      - V(auto) takes the files from the containers' args (backup-restore's C(--cacert), C(--cert),
+        C(--key), else etcd-wrapper's C(--etcd-client-cert-path)/C(--etcd-client-key-path)), and only
+        when the args say nothing guesses from the etcd container's volumeMounts (etcd-druid >= v0.23
+        C(/var/etcd/ssl/{ca,client}/), older C(/var/etcd/ssl/client/{ca,client}/)). If the debug
+        container does not mount them, they are read through the etcd process's root
+        C(/proc/<pid>/root), the process found by name (C(etcd-wrapper), else C(etcd)) at run time.
+        RV(tls_source) says what was used.
       - V(none) for plain HTTP, or a dict with C(cacert), C(cert) and C(key) paths in the container.
     type: raw
     default: auto

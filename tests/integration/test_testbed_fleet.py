@@ -201,3 +201,51 @@ def test_node_follows_podman_events(fleet, state):
         text = (state / "logs" / f"testbed-{index}-node.log").read_text(errors="replace")
         opened, closed = text.rfind("podman event stream open"), text.rfind("podman event stream closed")
         assert opened > closed, text[-2000:]
+
+
+def test_pod_reaches_api_server_with_its_service_account_token(fleet, fleet_debug_image):
+    """As in a real cluster: the node injects KUBERNETES_SERVICE_HOST/PORT, kubernetes.default.svc
+    resolves to the node's TCP forward on the pod network's gateway, and the projected
+    kube-api-access token + kube-root-ca.crt authenticate the pod's service account over TLS
+    (the API server's cert carries the gateway IP and the service names)."""
+    api, ns = fleet["api"]("testbed-1"), workloads.namespace_for(1)
+    core, rbac = client.CoreV1Api(api), client.RbacAuthorizationV1Api(api)
+    name, role = "smoke-sa-api", "smoke-sa-pod-reader"
+    sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
+    kube.create(api, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                      "metadata": {"name": role, "namespace": ns},
+                      "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]}]})
+    kube.create(api, {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+                      "metadata": {"name": role, "namespace": ns},
+                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+                      "subjects": [{"kind": "ServiceAccount", "name": "default", "namespace": ns}]})
+    kube.create(api, {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns}, "spec": {
+        "nodeName": core.list_node().items[0].metadata.name, "restartPolicy": "Never", "terminationGracePeriodSeconds": 0,
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
+                            "seccompProfile": {"type": "RuntimeDefault"}},
+        "containers": [{"name": "c", "image": fleet_debug_image, "command": ["sleep", "infinity"],
+                        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}}]}})
+    try:
+        kube.wait_pods_running(api, ns, [name], timeout=60)
+        curl = ('curl -sS --max-time 10 --cacert {d}/ca.crt -H "Authorization: Bearer $(cat {d}/token)" '
+                '-o /tmp/body -w "%{{http_code}}" {url} && echo && cat /tmp/body')
+        rc, out, err = kube.exec_argv(api, ns, name, "c", ["sh", "-c", curl.format(
+            d=sa_dir, url=f"https://kubernetes.default.svc/api/v1/namespaces/{ns}/pods/{name}")])
+        assert rc == 0, err
+        status, _sep, body = out.partition("\n")
+        assert status == "200", out
+        assert json.loads(body)["metadata"]["name"] == name
+        # the env route, verifying the IP SAN: KUBERNETES_SERVICE_HOST is the gateway IP
+        rc, out, err = kube.exec_argv(api, ns, name, "c", ["sh", "-c", curl.format(
+            d=sa_dir, url="https://$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT/api/v1/namespaces/default/pods")])
+        assert rc == 0, err
+        status, _sep, body = out.partition("\n")
+        assert status == "403", out  # authenticated, just not allowed outside its namespace
+        assert f"system:serviceaccount:{ns}:default" in json.loads(body)["message"]
+        rc, out, _err = kube.exec_argv(api, ns, name, "c", ["sh", "-c", f"cat {sa_dir}/namespace; echo; "
+                                                            f"stat -L -c %a:%u {sa_dir}/token"])
+        assert rc == 0 and out.split() == [ns, "600:65532"], out
+    finally:
+        core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
+        rbac.delete_namespaced_role_binding(role, ns)
+        rbac.delete_namespaced_role(role, ns)

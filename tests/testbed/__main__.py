@@ -1,11 +1,14 @@
 """python -m testbed: the local parts the collection's tests and demo run against.
 
-  up [--clusters N] [--etcds etcd-main,etcd-events] [--members 3] [--etcd-heartbeat-ms 100]
+  up [--clusters N] [--shape seed|minimal] [--etcds etcd-main,etcd-events] [--members 3] [--etcd-heartbeat-ms 100]
                 a fleet of N real Kubernetes clusters (kube-apiserver + etcd + a podman-backed
-                virtual-kubelet node each) running etcd-wrapper-shaped etcd pods; prints the
-                kubeconfig path (contexts testbed-1..N). Running twice reuses what runs.
+                virtual-kubelet node each) running etcd pods as etcd-druid builds them (etcd-wrapper and
+                backup-restore stand-ins); shape seed: per cluster shoot namespaces with HA, non-HA,
+                member-name-prefixed, hibernated and v0.22-layout etcds; prints the kubeconfig path
+                (contexts testbed-1..N). Running twice reuses what runs.
   status        what runs, per cluster
-  fault KIND    stop-member | nospace | backup-unhealthy | heal (see fault --help)
+  fault KIND    stop-member | nospace | backup-unhealthy | snapshotter-failing | stale-delta |
+                stale-full | heal (see fault --help)
   infra up      podman's Docker-compatible API, the registry on 127.0.0.1, local base images
   infra env     shell exports for using them (DOCKER_HOST, CONTAINERS_*, ...)
   kind up NAME  a kind-shaped node container (containerd) for kind-load
@@ -92,12 +95,15 @@ def down(state: Path, purge: bool) -> None:
     print(f"testbed {'purged' if purge else 'stopped'}: {state}")
 
 
-DEMO_FAULTS = [  # (cluster, kind, etcd, member): one fault of each kind, one cluster each
-    (1, "nospace", "etcd-main", None),
-    (2, "stop-member", "etcd-events", 1),
-    (3, "backup-unhealthy", "etcd-main", None),
+DEMO_FAULTS = [  # (cluster, kind, etcd, member, namespace or None for the first): one fault of each kind
+    (1, "nospace", "etcd-main", None, None),
+    (2, "stop-member", "etcd-events", 1, None),
+    (3, "backup-unhealthy", "etcd-main", None, None),
+    (2, "stale-delta", "etcd-main", None, "shoot--prod--bravo-ha"),
 ]
-DEMO_CODES = {"nospace": "ALARM_NOSPACE", "stop-member": "MEMBER_UNREACHABLE", "backup-unhealthy": "BACKUP_RESTORE_UNHEALTHY"}
+DEMO_CODES = {"nospace": "ALARM_NOSPACE", "stop-member": "MEMBER_UNREACHABLE", "backup-unhealthy": "BACKUP_RESTORE_UNHEALTHY",
+              "stale-delta": "BACKUP_DELTA_STALE", "stale-full": "BACKUP_FULL_STALE",
+              "snapshotter-failing": "BACKUP_SNAPSHOTTER_FAILING"}
 
 
 def _step(n: int, text: str) -> None:
@@ -116,19 +122,24 @@ def demo(state: Path) -> int:
     started = time.monotonic()
     _step(1, "engine, registry and base images")
     env = infra_up(state)
-    _step(2, "a fleet of 3 Kubernetes clusters (2 etcds x 3 members each)")
+    _step(2, "a seed-shaped fleet of 3 Kubernetes clusters (per cluster 5 shoot namespaces: HA, non-HA, "
+             "HA with member name prefix, hibernated, etcd-druid v0.22 layout)")
     kubeconfig = fleet.up(state, 3, ["etcd-main", "etcd-events"], 3, env["TESTBED_REGISTRY"], insecure_registries())
+    for i in (1, 2, 3):
+        for shoot in workloads.shoots_for(i, ["etcd-main", "etcd-events"], 3):
+            print(f"  testbed-{i} {shoot.namespace}: {shoot.variant} "
+                  f"({', '.join(f'{e.name} x{e.replicas}' for e in shoot.etcds)})")
     _step(3, "one fault of each kind")
     active = {(f["cluster"], f["kind"], f["etcd"]) for f in faults.active(state)}
-    for cluster, kind, etcd, member in DEMO_FAULTS:
+    for cluster, kind, etcd, member, namespace in DEMO_FAULTS:
         if (cluster, kind, etcd) in active:
             print(f"  testbed-{cluster}: {kind} on {etcd} (already injected)")
         elif kind == "nospace":
-            print("  " + faults.nospace(state, cluster, etcd), flush=True)
+            print("  " + faults.nospace(state, cluster, etcd, namespace), flush=True)
         elif kind == "stop-member":
-            print("  " + faults.stop_member(state, cluster, etcd, member), flush=True)
+            print("  " + faults.stop_member(state, cluster, etcd, member, namespace), flush=True)
         else:
-            print("  " + faults.backup_unhealthy(state, cluster, etcd), flush=True)
+            print("  " + faults.backup_fault(state, cluster, etcd, kind, namespace), flush=True)
     _step(4, "build the debug image from ops/Dockerfile and push it to the fleet's registry (playbooks/build_image.yml)")
     name = f"{env['TESTBED_REGISTRY']}/etcd-wrapper/etcd-debug"
     build_args = {"BASE_IMAGE": env["TESTBED_BASE_IMAGE"], "ETCD_IMAGE": env["TESTBED_ETCD_IMAGE"]}
@@ -178,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo", help="fleet + faults + debug image + health sweep")
     fup = sub.add_parser("up", help="start (or reuse) the fleet")
     fup.add_argument("--clusters", type=int, default=3)
+    fup.add_argument("--shape", choices=["seed", "minimal"], default="seed",
+                     help="seed: several shoot namespaces per cluster; minimal: only the first (benchmarks at scale)")
     fup.add_argument("--etcds", default="etcd-main,etcd-events")
     fup.add_argument("--members", type=int, default=3)
     fup.add_argument("--etcd-heartbeat-ms", type=int, help="etcd heartbeat interval of new members (default 100, "
@@ -186,8 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     fault = sub.add_parser("fault", help="inject or heal a fault",
                            description="stop-member: stop one member's etcd process; nospace: a real NOSPACE alarm "
                                        "(members recreated with a small quota, then filled); backup-unhealthy: "
-                                       "backup-restore /healthz says false; heal: undo every recorded fault")
-    fault.add_argument("kind", choices=["stop-member", "nospace", "backup-unhealthy", "heal"])
+                                       "backup-restore /healthz says false; snapshotter-failing, stale-delta, "
+                                       "stale-full: backup-restore's snapshotter fails / its latest delta (full) "
+                                       "snapshot is old; heal: undo every recorded fault")
+    fault.add_argument("kind", choices=["stop-member", "nospace", "backup-unhealthy", "snapshotter-failing",
+                                        "stale-delta", "stale-full", "heal"])
+    fault.add_argument("--namespace", help="default: the cluster's first shoot namespace")
     fault.add_argument("--cluster", type=int, help="cluster index (default 1; heal: all)")
     fault.add_argument("--etcd", default="etcd-main")
     fault.add_argument("--member", type=int, default=2)
@@ -215,18 +232,19 @@ def main(argv: list[str] | None = None) -> int:
             workloads.heartbeat_ms()  # a bad value fails here, before anything starts
             env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
             path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
-                            env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr))
+                            env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr),
+                            shape=args.shape)
             print(path)
         elif args.cmd == "fault":
             from . import faults
             if args.kind == "heal":
                 print("\n".join(faults.heal(state, args.cluster)) or "nothing to heal")
             elif args.kind == "stop-member":
-                print(faults.stop_member(state, args.cluster or 1, args.etcd, args.member))
+                print(faults.stop_member(state, args.cluster or 1, args.etcd, args.member, args.namespace))
             elif args.kind == "nospace":
-                print(faults.nospace(state, args.cluster or 1, args.etcd))
+                print(faults.nospace(state, args.cluster or 1, args.etcd, args.namespace))
             else:
-                print(faults.backup_unhealthy(state, args.cluster or 1, args.etcd))
+                print(faults.backup_fault(state, args.cluster or 1, args.etcd, args.kind, args.namespace))
         elif args.cmd == "status":
             import json
             print(json.dumps(fleet.status(state), indent=1))

@@ -1,6 +1,8 @@
 """Faults injected into the fleet's etcd clusters, for tests and the demo. Each is real:
-a stopped etcd process, a NOSPACE alarm raised by etcd itself under a small quota, a
-backup-restore sidecar that answers unhealthy. `heal` undoes all of them."""
+a stopped etcd process, a NOSPACE alarm raised by etcd itself under a small quota, and
+backup-restore faults switched in the sidecar stand-in (`etcdbrctl testbed-fault`): /healthz
+unhealthy, a failing snapshotter, a stale delta or full snapshot. `heal` undoes all of them.
+Every fault takes the namespace (default: the cluster's first, workloads.namespace_for)."""
 
 from __future__ import annotations
 
@@ -51,10 +53,10 @@ def _hold_file(state: Path, cluster: fleet.Cluster, namespace: str, pod: str, co
     return cluster.dir / "node" / "pods" / uid / "hold" / container
 
 
-def stop_member(state: Path, index: int, etcd: str, member: int) -> str:
+def stop_member(state: Path, index: int, etcd: str, member: int, namespace: str | None = None) -> str:
     """Stop one member's etcd process; the node holds it stopped (no restart) until healed."""
     cluster = fleet.Cluster(index, state)
-    ns = workloads.namespace_for(index)
+    ns = namespace or workloads.namespace_for(index)
     pod = f"{etcd}-{member}"
     hold = _hold_file(state, cluster, ns, pod, "etcd")
     hold.parent.mkdir(parents=True, exist_ok=True)
@@ -64,42 +66,62 @@ def stop_member(state: Path, index: int, etcd: str, member: int) -> str:
     return f"{cluster.name}: {ns}/{pod} etcd stopped"
 
 
-def backup_unhealthy(state: Path, index: int, etcd: str, healthy: bool = False) -> str:
-    """Switch every member's backup-restore /healthz to {"health": false} (or back)."""
+BACKUP_FAULTS = {"backup-unhealthy": "unhealthy", "snapshotter-failing": "snapshotter-failing",
+                 "stale-delta": "stale-delta", "stale-full": "stale-full"}
+
+
+def backup_fault(state: Path, index: int, etcd: str, kind: str = "backup-unhealthy", namespace: str | None = None,
+                 heal_it: bool = False) -> str:
+    """Switch a backup-restore fault on (or all off) in every member's sidecar of one etcd."""
+    if kind not in BACKUP_FAULTS:
+        raise procs.TestbedError(f"backup fault must be one of {', '.join(BACKUP_FAULTS)}, got {kind!r}")
     cluster = fleet.Cluster(index, state)
-    ns = workloads.namespace_for(index)
+    ns = namespace or workloads.namespace_for(index)
+    shoot = workloads.find_shoot(cluster.dir, ns)
     api = _api(state, cluster)
-    for pod in kube.pods(api, ns, f"app.kubernetes.io/name={etcd}"):
-        rc, out, err = kube.exec_argv(api, ns, pod.metadata.name, "backup-restore",
-                                      ["etcdbrctl", "set-health", "true" if healthy else "false", "--state", "/var/etcd/backup/health"])
+    what = "heal" if heal_it else BACKUP_FAULTS[kind]
+    for pod in kube.pods(api, ns, workloads.selector(etcd, shoot.layout)):
+        rc, out, err = kube.exec_argv(api, ns, pod.metadata.name, "backup-restore", ["/etcdbrctl", "testbed-fault", what])
         if rc != 0:
-            raise procs.TestbedError(f"set-health in {ns}/{pod.metadata.name} failed (rc {rc}): {err or out}")
-    if not healthy:
-        _record(state, {"kind": "backup-unhealthy", "cluster": index, "namespace": ns, "etcd": etcd})
-    return f"{cluster.name}: {ns}/{etcd} backup-restore {'healthy' if healthy else 'unhealthy'}"
+            raise procs.TestbedError(f"testbed-fault {what} in {ns}/{pod.metadata.name} failed (rc {rc}): {err or out}")
+    if not heal_it:
+        _record(state, {"kind": kind, "cluster": index, "namespace": ns, "etcd": etcd})
+    return f"{cluster.name}: {ns}/{etcd} backup-restore {'healed' if heal_it else kind}"
 
 
-def _recreate(state: Path, index: int, etcd: str, quota: int) -> None:
-    """Recreate an etcd's members with a new quota: fresh members, fresh data (emptyDir)."""
+def backup_unhealthy(state: Path, index: int, etcd: str, healthy: bool = False, namespace: str | None = None) -> str:
+    """Every member's backup-restore /healthz answers {"health": false} (or the faults are healed)."""
+    return backup_fault(state, index, etcd, "backup-unhealthy", namespace, heal_it=healthy)
+
+
+def _recreate(state: Path, index: int, etcd: str, quota: int, namespace: str | None = None) -> None:
+    """Recreate an etcd's members with a new quota: fresh members, fresh data (emptyDir). The
+    quota goes where druid puts it: the ConfigMap and backup-restore's --embedded-etcd-quota-bytes."""
+    import dataclasses
     cluster = fleet.Cluster(index, state)
-    ns = workloads.namespace_for(index)
+    ns = namespace or workloads.namespace_for(index)
+    shoot = workloads.find_shoot(cluster.dir, ns)
     api = _api(state, cluster)
     core = client.CoreV1Api(api)
-    images = {}
-    members = []
-    for pod in kube.pods(api, ns, f"app.kubernetes.io/name={etcd}"):
+    selector = workloads.selector(etcd, shoot.layout)
+    images, members = {}, []
+    for pod in kube.pods(api, ns, selector):
         images = {c.name: c.image for c in pod.spec.containers}
+        images.update({c.name: c.image for c in pod.spec.init_containers or []})
         members.append(pod.metadata.name)
         core.delete_namespaced_pod(pod.metadata.name, ns, grace_period_seconds=0)
-    fleet.wait_all(lambda: not kube.pods(api, ns, f"app.kubernetes.io/name={etcd}"), f"{etcd} pods deleted", 60)
-    objs = workloads.manifests(ns, [etcd], len(members), {"etcd": images["etcd"], "backup-restore": images["backup-restore"]},
-                               cluster.node_name, cluster.dir / "workload-pki" / ns, quotas={etcd: quota})
+    fleet.wait_all(lambda: not kube.pods(api, ns, selector), f"{etcd} pods deleted", 60)
+    changed = dataclasses.replace(shoot, etcds=tuple(dataclasses.replace(e, quota=quota) if e.name == etcd else e
+                                                     for e in shoot.etcds))
+    refs = {"etcd-wrapper": images["etcd"], "backup-restore": images["backup-restore"],
+            "init": images.get("change-permissions", "")}
+    objs = workloads.manifests(changed, refs, cluster.node_name, cluster.dir / "workload-pki" / ns)
     for obj in objs:
-        if obj["kind"] == "ConfigMap":
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"] == f"{etcd}-config":
             core.replace_namespaced_config_map(obj["metadata"]["name"], ns, obj)
-        elif obj["kind"] == "Pod":
+        elif obj["kind"] == "Pod" and obj["metadata"]["name"] in members:
             kube.create(api, obj)
-    kube.wait_pods_running(api, ns, members, timeout=120)
+    kube.wait_pods_running(api, ns, members, timeout=180)
 
 
 def _member_endpoint(api, ns: str, pod: str) -> str:
@@ -108,15 +130,16 @@ def _member_endpoint(api, ns: str, pod: str) -> str:
 
 
 def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = False,
-            timeout: float = 30, stdin: str | None = None) -> subprocess.CompletedProcess:
+            timeout: float = 30, stdin: str | None = None, namespace: str | None = None) -> subprocess.CompletedProcess:
     """The host's etcdctl over the pod network with the etcd's client cert, against member 0 or
     every member by pod IP (the host cannot resolve the members' advertised peer DNS names,
     so --cluster does not work from here)."""
     cluster = fleet.Cluster(index, state)
-    ns = workloads.namespace_for(index)
+    ns = namespace or workloads.namespace_for(index)
     api = _api(state, cluster)
     tls = cluster.dir / "workload-pki" / ns
-    pods = sorted(p.metadata.name for p in kube.pods(api, ns, f"app.kubernetes.io/name={etcd}")) if all_members else [f"{etcd}-0"]
+    layout = workloads.find_shoot(cluster.dir, ns).layout
+    pods = sorted(p.metadata.name for p in kube.pods(api, ns, workloads.selector(etcd, layout))) if all_members else [f"{etcd}-0"]
     endpoints = ",".join(_member_endpoint(api, ns, pod) for pod in pods)
     argv = ["etcdctl", f"--endpoints={endpoints}", f"--cacert={tls / 'ca' / 'ca.crt'}",
             f"--cert={tls / etcd / 'client' / 'tls.crt'}", f"--key={tls / etcd / 'client' / 'tls.key'}",
@@ -125,22 +148,23 @@ def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = 
                           env={**os.environ, "ETCDCTL_API": "3"}, check=False)
 
 
-def nospace(state: Path, index: int, etcd: str) -> str:
+def nospace(state: Path, index: int, etcd: str, namespace: str | None = None) -> str:
     """Recreate the etcd with a small quota and write until etcd raises its NOSPACE alarm."""
-    _recreate(state, index, etcd, SMALL_QUOTA)
-    _record(state, {"kind": "nospace", "cluster": index, "namespace": workloads.namespace_for(index), "etcd": etcd})
+    ns = namespace or workloads.namespace_for(index)
+    _recreate(state, index, etcd, SMALL_QUOTA, ns)
+    _record(state, {"kind": "nospace", "cluster": index, "namespace": ns, "etcd": etcd})
     value = secrets.token_hex(256 * 1024)  # 512 KiB
     deadline = time.monotonic() + 60
     for i in range(200):
-        proc = etcdctl(state, index, etcd, "put", f"/fault/nospace/{i}", stdin=value)  # too long for argv
+        proc = etcdctl(state, index, etcd, "put", f"/fault/nospace/{i}", stdin=value, namespace=ns)  # too long for argv
         if "database space exceeded" in proc.stderr:
             break
         if proc.returncode != 0 and time.monotonic() > deadline:
             raise procs.TestbedError(f"put failed without NOSPACE: {proc.stderr.strip()}")
-    alarms = etcdctl(state, index, etcd, "alarm", "list")
+    alarms = etcdctl(state, index, etcd, "alarm", "list", namespace=ns)
     if "NOSPACE" not in alarms.stdout:
         raise procs.TestbedError(f"no NOSPACE alarm after filling {etcd}: {alarms.stdout or alarms.stderr}")
-    return f"testbed-{index}: {workloads.namespace_for(index)}/{etcd} NOSPACE alarm raised (quota {SMALL_QUOTA} bytes)"
+    return f"testbed-{index}: {ns}/{etcd} NOSPACE alarm raised (quota {SMALL_QUOTA} bytes)"
 
 
 def heal(state: Path, index: int | None = None) -> list[str]:
@@ -154,10 +178,10 @@ def heal(state: Path, index: int | None = None) -> list[str]:
             pod = f"{fault['etcd']}-{fault['member']}"
             _hold_file(state, cluster, fault["namespace"], pod, "etcd").unlink(missing_ok=True)  # the node restarts it
             kube.wait_pods_running(_api(state, cluster), fault["namespace"], [pod], timeout=60)
-        elif fault["kind"] == "backup-unhealthy":
-            backup_unhealthy(state, fault["cluster"], fault["etcd"], healthy=True)
+        elif fault["kind"] in BACKUP_FAULTS:
+            backup_fault(state, fault["cluster"], fault["etcd"], fault["kind"], fault["namespace"], heal_it=True)
         elif fault["kind"] == "nospace":
-            _recreate(state, fault["cluster"], fault["etcd"], workloads.DEFAULT_QUOTA)
+            _recreate(state, fault["cluster"], fault["etcd"], workloads.DEFAULT_QUOTA, fault["namespace"])
         done.append(f"healed {fault['kind']} on {cluster.name} {fault['namespace']}/{fault['etcd']}")
     (state / "fleet").mkdir(parents=True, exist_ok=True)
     (state / "fleet" / "faults.json").write_text(json.dumps(left, indent=1))

@@ -7,8 +7,11 @@ Everything listens on 127.0.0.1. One kubeconfig holds contexts testbed-1..N."""
 from __future__ import annotations
 
 import base64
+import http.client
+import ipaddress
 import json
 import os
+import socket
 import secrets
 import ssl
 import time
@@ -77,13 +80,37 @@ class Cluster:
         return (self.dir / f"{who}.token").read_text().strip()
 
 
+# Each cluster's podman network: 10.201.<n>.0/24 with gateway 10.201.<n>.1, n = cluster index when
+# free. Clear of podman's default network (10.88.0.0/16) and of the first pools it allocates from
+# (10.89.0.0/16 onwards, sequentially), and of the service range 10.96.0.0/16. The node listens on
+# the gateway (port 443) and forwards to its API server: pods' kubernetes.default.svc.
+POD_SUBNET_POOL = [ipaddress.ip_network(f"10.201.{n}.0/24") for n in range(1, 65)]
+APISERVER_DNS = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                 "kubernetes.default.svc.cluster.local"]
+APISERVER_IPS = ["127.0.0.1", "10.96.0.1"] + [str(net.network_address + 1) for net in POD_SUBNET_POOL]
+
+
+def _cert_sans(crt: Path) -> set[str]:
+    out = procs.run(["openssl", "x509", "-noout", "-ext", "subjectAltName", "-in", str(crt)]).stdout.decode()
+    sans = set()
+    for item in out.replace("\n", ",").split(","):
+        kind, _sep, value = item.strip().rpartition(":")
+        if kind in ("DNS", "IP Address"):
+            sans.add(value.strip())
+    return sans
+
+
 def fleet_pki(state: Path) -> Path:
-    """One CA for the fleet; API server serving cert, kubelet client cert, node serving cert."""
+    """One CA for the fleet; API server serving cert, kubelet client cert, node serving cert.
+
+    The API server cert carries every pod network gateway (pods reach it through the node's forward
+    there). A cert from before that is re-issued in place: kube-apiserver reloads its serving cert
+    files on change (dynamic serving certificates), so no restart is needed."""
     root = state / "fleet" / "pki"
     ca_crt, ca_key = pki.ca(root / "ca", "etcdops-testbed-ca")
-    if not (root / "apiserver" / "tls.crt").exists():
-        pki.issue(root / "apiserver", ca_crt, ca_key, "kube-apiserver", "server",
-                  dns=["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"], ips=["127.0.0.1", "10.96.0.1"])
+    api_crt = root / "apiserver" / "tls.crt"
+    if not api_crt.exists() or not set(APISERVER_DNS + APISERVER_IPS) <= _cert_sans(api_crt):
+        pki.issue(root / "apiserver", ca_crt, ca_key, "kube-apiserver", "server", dns=APISERVER_DNS, ips=APISERVER_IPS)
     if not (root / "kubelet-client" / "tls.crt").exists():
         pki.issue(root / "kubelet-client", ca_crt, ca_key, "kube-apiserver-kubelet-client", "client")
     if not (root / "node" / "tls.crt").exists():
@@ -171,10 +198,76 @@ def start_apiserver(cluster: Cluster, pki_root: Path) -> None:
     ], cluster.state)
 
 
+def _libpod(state: Path, method: str, path: str, body: dict) -> dict:
+    """One call to the libpod REST API of the engine's podman service."""
+    conn = http.client.HTTPConnection("localhost", timeout=60)
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.settimeout(60)
+    conn.sock.connect(str(engine.socket_path(state)))
+    try:
+        conn.request(method, f"/v4.0.0/libpod{path}", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+    if resp.status >= 300:
+        raise procs.TestbedError(f"podman API {method} {path}: {resp.status} {data.get('message', data)}")
+    return data
+
+
+def _used_subnets(state: Path) -> list:
+    """IPv4 networks in use: this engine's podman networks and the host's addresses and routes (the
+    bridges of other fleets' networks while they have containers)."""
+    used = []
+    names = engine.podman(state, "network", "ls", "--format", "{{.Name}}").stdout.decode().split()
+    if names:
+        for net in json.loads(engine.podman(state, "network", "inspect", *names).stdout or b"[]"):
+            for sub in net.get("subnets") or []:
+                used.append(ipaddress.ip_network(sub["subnet"], strict=False))
+    for argv in (["ip", "-j", "-4", "addr"], ["ip", "-j", "-4", "route"]):
+        for entry in json.loads(procs.run(argv).stdout or b"[]"):
+            for addr in entry.get("addr_info", []):
+                used.append(ipaddress.ip_network(f"{addr['local']}/{addr['prefixlen']}", strict=False))
+            if entry.get("dst", "default") != "default":
+                used.append(ipaddress.ip_network(entry["dst"] if "/" in entry["dst"] else entry["dst"] + "/32", strict=False))
+    return [u for u in used if u.version == 4]
+
+
+def ensure_network(cluster: Cluster) -> str:
+    """The cluster's podman bridge network; returns its gateway IP (where the node forwards to the API
+    server). New networks get a free 10.201.<n>.0/24 (n = cluster index unless taken) and a bridge
+    name of their own (etb<port base>-<index>: fleets with other state dirs share the host's network
+    namespace, and podman would name every fleet's first bridge podman1). An existing network with
+    another subnet (a fleet from before) is recreated when no container uses it, else kept as it is."""
+    state = cluster.state
+    if engine.podman(state, "network", "exists", cluster.network, check=False).returncode == 0:
+        net = json.loads(engine.podman(state, "network", "inspect", cluster.network).stdout)[0]
+        gateways = [s.get("gateway") for s in net.get("subnets") or [] if s.get("gateway")]
+        in_pool = [g for g in gateways if any(ipaddress.ip_address(g) in p for p in POD_SUBNET_POOL)]
+        if in_pool:
+            return in_pool[0]
+        users = engine.podman(state, "ps", "-a", "-q", "--filter", f"network={cluster.network}").stdout.split()
+        if users and gateways:
+            return gateways[0]  # pods run on it: keep it (the API server cert lacks this IP)
+        engine.podman(state, "network", "rm", "--force", cluster.network)
+    used = _used_subnets(state)
+    preferred = POD_SUBNET_POOL[(cluster.index - 1) % len(POD_SUBNET_POOL)]
+    for subnet in [preferred] + POD_SUBNET_POOL:
+        if not any(subnet.overlaps(u) for u in used):
+            break
+    else:
+        raise procs.TestbedError(f"no free pod subnet in 10.201.1.0/24 .. 10.201.{len(POD_SUBNET_POOL)}.0/24")
+    gateway = str(subnet.network_address + 1)
+    _libpod(state, "POST", "/networks/create", {
+        "name": cluster.network, "driver": "bridge", "network_interface": f"etb{PORT_BASE}-{cluster.index}",
+        "subnets": [{"subnet": str(subnet), "gateway": gateway}], "dns_enabled": True,
+        "ipam_options": {"driver": "host-local"}})
+    return gateway
+
+
 def start_node(cluster: Cluster, pki_root: Path, insecure_registries: list[str]) -> None:
     env = engine.conf_env(cluster.state)
-    if engine.podman(cluster.state, "network", "exists", cluster.network, check=False).returncode != 0:
-        engine.podman(cluster.state, "network", "create", cluster.network)
+    gateway = ensure_network(cluster)
     node_kubeconfig = cluster.dir / "node.kubeconfig"
     config = kubeconfig_dict([cluster], pki_root / "ca" / "ca.crt", user="node")
     write_kubeconfig(node_kubeconfig, config)
@@ -184,6 +277,7 @@ def start_node(cluster: Cluster, pki_root: Path, insecure_registries: list[str])
         "--tls-cert-file", str(pki_root / "node" / "tls.crt"), "--tls-key-file", str(pki_root / "node" / "tls.key"),
         "--network", cluster.network, "--state-dir", str(cluster.dir / "node"), "--internal-ip", "127.0.0.1",
         "--podman-api", str(engine.socket_path(cluster.state)),
+        "--apiserver-forward", f"{gateway}:443=127.0.0.1:{cluster.api_port}",
     ], cluster.state, env=env)
 
 
@@ -219,18 +313,29 @@ def kubeconfig_path(state: Path) -> Path:
     return state / "fleet" / "kubeconfig"
 
 
+def workload_images(state: Path, registry_host: str, log=print) -> dict[str, str]:
+    """The pods' images in the fleet registry: etcd-wrapper and backup-restore (our stand-ins,
+    tests/testbed/go/etcd) and the base image for the v0.22 layout's init container."""
+    from . import images
+    refs = {}
+    for key, local in (("etcd-wrapper", images.ensure_etcd_wrapper(state, binaries.path("etcd-wrapper"), log)),
+                       ("backup-restore", images.ensure_backup_restore(state, binaries.path("etcdbrctl"), log)),
+                       ("init", images.ensure_base(state, log))):
+        repo, _sep, tag = local.rpartition("/")[2].partition(":")
+        refs[key] = images.push(state, local, f"{registry_host}/testbed/{repo}:{tag}")
+    return refs
+
+
 def up(state: Path, count: int, etcds: list[str], members: int, registry_host: str,
-       insecure_registries: list[str], log=print) -> Path:
-    """Start (or reuse) clusters 1..count with their workloads; returns the kubeconfig path."""
-    from . import images, kube, workloads
+       insecure_registries: list[str], log=print, shape: str = "seed") -> Path:
+    """Start (or reuse) clusters 1..count with their workloads; returns the kubeconfig path.
+    shape 'seed': every cluster holds the shoot namespaces of workloads.shoots_for; 'minimal':
+    only the first (etcds x members)."""
+    from . import kube, workloads
     start = time.monotonic()
     binaries.ensure(log)
-    stub = binaries.path("backup-restore-stub")
-    refs = {
-        "etcd": images.push(state, images.ensure_etcd_source(state, log), f"{registry_host}/testbed/etcd:3.4.23"),
-        "backup-restore": images.push(state, images.ensure_backup_restore(state, stub, log),
-                                      f"{registry_host}/testbed/etcd-backup-restore:stub"),
-    }
+    shoots = {i: workloads.shoots_for(i, etcds, members, shape) for i in range(1, count + 1)}
+    refs = workload_images(state, registry_host, log)
     log(f"  workload images in {registry_host} ({time.monotonic() - start:.1f}s)")
     pki_root = fleet_pki(state)
     clusters = [Cluster(i, state) for i in range(1, count + 1)]
@@ -251,14 +356,20 @@ def up(state: Path, count: int, etcds: list[str], members: int, registry_host: s
     for c in clusters:
         wait_all(lambda c=c: kube.node_ready(apis[c.name], c.node_name), f"node {c.node_name} Ready", 60)
     log(f"  nodes ready ({time.monotonic() - start:.1f}s)")
+    root_ca = (pki_root / "ca" / "ca.crt").read_text()
     for c in clusters:
-        ns = workloads.namespace_for(c.index)
-        for obj in workloads.manifests(ns, etcds, members, refs, c.node_name, c.dir / "workload-pki" / ns):
-            kube.create(apis[c.name], obj)
+        workloads.save_shoots(c.dir, shoots[c.index])
+        for shoot in shoots[c.index]:
+            objs = workloads.manifests(shoot, refs, c.node_name, c.dir / "workload-pki" / shoot.namespace)
+            kube.create(apis[c.name], objs[0])  # the namespace, then what its pods mount
+            kube.publish_root_ca(apis[c.name], shoot.namespace, root_ca)
+            for obj in objs[1:]:
+                kube.create(apis[c.name], obj)
     for c in clusters:
-        ns = workloads.namespace_for(c.index)
-        kube.wait_pods_running(apis[c.name], ns, [f"{e}-{m}" for e in etcds for m in range(members)], timeout=180)
-        log(f"  {c.name}: {len(etcds)} etcd x {members} members running in {ns} ({time.monotonic() - start:.1f}s)")
+        for shoot in shoots[c.index]:
+            kube.wait_pods_running(apis[c.name], shoot.namespace, shoot.pods(), timeout=240)
+        log(f"  {c.name}: {len(shoots[c.index])} namespace(s), {sum(len(s.pods()) for s in shoots[c.index])} etcd pods "
+            f"running ({time.monotonic() - start:.1f}s)")
     log(f"fleet of {count} cluster(s) up in {time.monotonic() - start:.1f}s")
     return path
 

@@ -1,26 +1,33 @@
 """Images made locally, without any internet registry.
 
 - BASE: Debian bookworm minbase from debootstrap (Debian's mirror), the ops/Dockerfile base.
-- ETCD_SOURCE: shaped like the official etcd image (etcd, etcdctl under /usr/local/bin, no
-  shell), from Debian's etcd-server/etcd-client binaries: the ops/Dockerfile's ETCD_IMAGE.
+- ETCD_SOURCE: shaped like the official etcd image (etcdctl and etcdutl v3.5.35 under
+  /usr/local/bin, no shell), built from the Go module proxy by tests/testbed/go/etcd: the
+  ops/Dockerfile's ETCD_IMAGE. Rebuilt when the binaries change (label etcdops.binaries-sha256).
+- etcd-wrapper / etcd-backup-restore: distroless-like images holding only /etcd-wrapper or
+  /etcdbrctl (tests/testbed/go/etcd), as upstream's Dockerfiles; tags derive from the binary.
 - KIND_NODE: the base plus Debian's containerd and runc, labelled and run like a kind node.
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import re
 import shutil
-import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
 
-from . import engine, procs
+from . import binaries, engine, procs
 
 BASE = "localhost/etcdops/debian:bookworm"
-ETCD_SOURCE = "localhost/etcdops/etcd-source:3.4.23"
+ETCD_VERSION = "v3.5.35"
+ETCD_SOURCE = f"localhost/etcdops/etcd-source:{ETCD_VERSION}"
+ETCD_WRAPPER_REPO = "localhost/etcdops/etcd-wrapper"
+BACKUP_RESTORE_REPO = "localhost/etcdops/etcd-backup-restore"
+CONTENT_LABEL = "etcdops.binaries-sha256"
 KIND_NODE = "localhost/etcdops/kind-node:bookworm"
 
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
@@ -72,31 +79,43 @@ def _add_file(tar: tarfile.TarFile, src: str, dest: str, mode: int = 0o755) -> N
         tar.addfile(info, fh)
 
 
-ROOTFS_DIRS = {"etc": 0o755, "tmp": 0o1777, "usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
-               "var": 0o755, "var/etcd": 0o755, "home": 0o755, "home/nonroot": 0o755}
+def _sha256(paths) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _ldd(binary: str) -> list[str]:
-    out = subprocess.run(["ldd", binary], capture_output=True, text=True, check=False).stdout
-    return re.findall(r"(/\S+\.so[^\s]*)", out)
+def _label(state: Path, ref: str, key: str) -> str:
+    proc = engine.podman(state, "image", "inspect", "--format", f'{{{{ index .Config.Labels "{key}" }}}}', ref, check=False)
+    return proc.stdout.decode().strip() if proc.returncode == 0 else ""
+
+
+def _etcd_tool(name: str, log=print) -> Path:
+    path = binaries.path(name)
+    if not path.exists():
+        log(f"  {name} missing: building tests/testbed/go/etcd (first build takes minutes)")
+        binaries.ensure_etcd(log)
+    return path
 
 
 def ensure_etcd_source(state: Path, log=print) -> str:
-    """A shell-less image with etcd and etcdctl in /usr/local/bin, UID 65532 known."""
-    if exists(state, ETCD_SOURCE):
+    """Shaped like the official etcd image: etcdctl and etcdutl v3.5.35 in /usr/local/bin, no
+    shell, UID 65532 known (no etcd server binary: the fleet's etcd runs in etcd-wrapper)."""
+    tools = {name: _etcd_tool(name, log) for name in ("etcdctl", "etcdutl")}
+    digest = _sha256(tools.values())
+    if exists(state, ETCD_SOURCE) and _label(state, ETCD_SOURCE, CONTENT_LABEL) == digest:
         return ETCD_SOURCE
-    binaries = {"etcd": shutil.which("etcd") or "/usr/bin/etcd", "etcdctl": shutil.which("etcdctl") or "/usr/bin/etcdctl"}
-    for name, path in binaries.items():
-        if not os.path.exists(path):
-            raise procs.TestbedError(f"{name} not found: install Debian's etcd-server and etcd-client")
-    log(f"  making {ETCD_SOURCE} from {binaries['etcd']} and {binaries['etcdctl']}")
-    files = {f"usr/local/bin/{name}": Path(path) for name, path in binaries.items()}
-    for lib in sorted({lib for path in binaries.values() for lib in _ldd(path)}):
-        files[lib.lstrip("/")] = Path(lib)
+    log(f"  making {ETCD_SOURCE} from {', '.join(str(p) for p in tools.values())}")
+    dirs = dict(DISTROLESS_DIRS, **{"usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
+                                     "var": 0o755, "var/etcd": 0o700, "var/lib": 0o755, "var/lib/etcd": 0o700})
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp, "rootfs.tar")
-        _rootfs_tar(archive, files, ROOTFS_DIRS)
-        engine.podman(state, "import", "--change", 'ENTRYPOINT ["/usr/local/bin/etcd"]', str(archive), ETCD_SOURCE)
+        _distroless_tar(archive, {f"usr/local/bin/{name}": path for name, path in tools.items()}, dirs)
+        engine.podman(state, "import", "--change", 'CMD ["/usr/local/bin/etcdctl", "version"]',
+                      "--change", f"LABEL {CONTENT_LABEL}={digest}", str(archive), ETCD_SOURCE)
     return ETCD_SOURCE
 
 
@@ -124,21 +143,31 @@ def ensure_kind_node(state: Path, log=print) -> str:
     return KIND_NODE
 
 
-BACKUP_RESTORE = "localhost/etcdops/backup-restore:stub"
+# distroless static:nonroot (gcr.io/distroless/static-debian1x:nonroot) as far as the binaries
+# need it: passwd/group with root, nobody and nonroot (65532), /home/nonroot owned by 65532,
+# /tmp 1777, nsswitch.conf (hosts: files dns, so hostAliases win), no shell, USER 65532:65532.
+DISTROLESS_DIRS = {"etc": 0o755, "home": 0o755, "home/nonroot": 0o700, "root": 0o700, "tmp": 0o1777}
+DISTROLESS_PASSWD = ("root:x:0:0:root:/root:/sbin/nologin\n"
+                     "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+                     "nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n")
+DISTROLESS_GROUP = "root:x:0:\nnobody:x:65534:\ntty:x:5:\nstaff:x:50:\nnonroot:x:65532:\n"
+NONROOT = 65532
 
 
-def _rootfs_tar(archive: Path, files: dict[str, Path], dirs: dict[str, int]) -> None:
-    """A minimal distroless-like rootfs: dirs, files (with parents), passwd/group with 65532."""
+def _distroless_tar(archive: Path, files: dict[str, Path], dirs: dict[str, int]) -> None:
     with tarfile.open(archive, "w") as tar:
         for name, mode in dirs.items():
             info = tarfile.TarInfo(name)
             info.type = tarfile.DIRTYPE
             info.mode = mode
+            if name == "home/nonroot":
+                info.uid = info.gid = NONROOT
+                info.uname = info.gname = "nonroot"
             tar.addfile(info)
         for dest, src in files.items():
             _add_file(tar, str(src), dest)
-        for fname, content in (("etc/passwd", "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"),
-                               ("etc/group", "root:x:0:\nnonroot:x:65532:\n")):
+        for fname, content in (("etc/passwd", DISTROLESS_PASSWD), ("etc/group", DISTROLESS_GROUP),
+                               ("etc/nsswitch.conf", "passwd: files\ngroup: files\nhosts: files dns\n")):
             data = content.encode()
             info = tarfile.TarInfo(fname)
             info.size = len(data)
@@ -146,17 +175,34 @@ def _rootfs_tar(archive: Path, files: dict[str, Path], dirs: dict[str, int]) -> 
             tar.addfile(info, io.BytesIO(data))
 
 
-def ensure_backup_restore(state: Path, stub: Path, log=print) -> str:
-    """A shell-less image whose only program is the backup-restore stub, named etcdbrctl."""
-    if exists(state, BACKUP_RESTORE):
-        return BACKUP_RESTORE
-    log(f"  making {BACKUP_RESTORE}")
+def _single_binary_image(state: Path, repo: str, binary: Path, dest: str, log=print) -> str:
+    """repo:<sha256 of the binary, 16 hex> holding only /<dest> (+ the distroless files),
+    ENTRYPOINT ["/<dest>"], USER 65532:65532: a new binary always gets a new tag."""
+    binary = Path(binary)
+    if not binary.exists():
+        raise procs.TestbedError(f"{binary} not found: run `make binaries`")
+    ref = f"{repo}:{_sha256([binary])[:16]}"
+    if exists(state, ref):
+        return ref
+    log(f"  making {ref} from {binary}")
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp, "rootfs.tar")
-        _rootfs_tar(archive, {"usr/local/bin/etcdbrctl": stub}, ROOTFS_DIRS)
-        engine.podman(state, "import", "--change", 'ENTRYPOINT ["/usr/local/bin/etcdbrctl"]',
-                      "--change", "USER 65532:65532", str(archive), BACKUP_RESTORE)
-    return BACKUP_RESTORE
+        _distroless_tar(archive, {dest: binary}, DISTROLESS_DIRS)
+        engine.podman(state, "import", "--change", f'ENTRYPOINT ["/{dest}"]', "--change", "WORKDIR /",
+                      "--change", f"USER {NONROOT}:{NONROOT}", str(archive), ref)
+    return ref
+
+
+def ensure_etcd_wrapper(state: Path, binary: Path | None = None, log=print) -> str:
+    """localhost/etcdops/etcd-wrapper:<sha>: only /etcd-wrapper, as etcd-wrapper's Dockerfile
+    (distroless static:nonroot, ENTRYPOINT ["/etcd-wrapper"])."""
+    return _single_binary_image(state, ETCD_WRAPPER_REPO, binary or _etcd_tool("etcd-wrapper", log), "etcd-wrapper", log)
+
+
+def ensure_backup_restore(state: Path, binary: Path | None = None, log=print) -> str:
+    """localhost/etcdops/etcd-backup-restore:<sha>: only /etcdbrctl, as etcd-backup-restore's
+    build/Dockerfile (distroless static:nonroot, ENTRYPOINT ["/etcdbrctl"])."""
+    return _single_binary_image(state, BACKUP_RESTORE_REPO, binary or _etcd_tool("etcdbrctl", log), "etcdbrctl", log)
 
 
 def image_id(state: Path, ref: str) -> str:

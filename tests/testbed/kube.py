@@ -35,6 +35,7 @@ def create(api: client.ApiClient, obj: dict) -> bool:
         "ClusterRoleBinding": lambda: rbac.create_cluster_role_binding(obj),
         "Role": lambda: rbac.create_namespaced_role(ns, obj),
         "RoleBinding": lambda: rbac.create_namespaced_role_binding(ns, obj),
+        "Lease": lambda: client.CoordinationV1Api(api).create_namespaced_lease(ns, obj),
     }
     try:
         calls[kind]()
@@ -44,6 +45,35 @@ def create(api: client.ApiClient, obj: dict) -> bool:
         raise procs.TestbedError(f"creating {kind} {ns + '/' if ns else ''}{meta['name']} failed: "
                                  f"{exc.status} {_reason(exc)}") from None
     return True
+
+
+def publish_root_ca(api: client.ApiClient, namespace: str, ca_pem: str) -> None:
+    """Create or replace ConfigMap kube-root-ca.crt (key ca.crt) in namespace, as
+    kube-controller-manager's root-ca-cert-publisher does in a real cluster (none runs here).
+    The kube-api-access-* volume that ServiceAccount admission adds to pods projects it as
+    /var/run/secrets/kubernetes.io/serviceaccount/ca.crt. ca_pem: the CA that signs the API
+    server's serving cert (fleet_pki's ca/ca.crt). Publish it before the namespace's pods start:
+    the node writes a pod's volumes once, when it starts the pod."""
+    core = client.CoreV1Api(api)
+    body = {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "kube-root-ca.crt", "namespace": namespace,
+                         "annotations": {"kubernetes.io/description": "Contains a CA bundle that can be used to "
+                                         "verify the kube-apiserver when using internal endpoints such as the "
+                                         "internal service IP or kubernetes.default.svc. No other usage is guaranteed "
+                                         "across distributions of Kubernetes clusters."}},
+            "data": {"ca.crt": ca_pem}}
+    try:
+        core.create_namespaced_config_map(namespace, body)
+        return
+    except ApiException as exc:
+        if exc.status != 409:
+            raise procs.TestbedError(f"creating ConfigMap {namespace}/kube-root-ca.crt failed: "
+                                     f"{exc.status} {_reason(exc)}") from None
+    try:
+        core.replace_namespaced_config_map("kube-root-ca.crt", namespace, body)
+    except ApiException as exc:
+        raise procs.TestbedError(f"replacing ConfigMap {namespace}/kube-root-ca.crt failed: "
+                                 f"{exc.status} {_reason(exc)}") from None
 
 
 def _reason(exc: ApiException) -> str:

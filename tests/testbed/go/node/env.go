@@ -13,12 +13,17 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// containerEnv resolves env and envFrom like kubelet's makeEnvironmentVariables,
-// at container creation (so status.podIP is known). Service links
-// (FOO_SERVICE_HOST) are not generated: there are no cluster IPs here.
+// containerEnv resolves env and envFrom like kubelet's makeEnvironmentVariables
+// (upstream pkg/kubelet/kubelet_pods.go), at container creation (so
+// status.podIP is known). Of the service links only the master service's
+// (KUBERNETES_SERVICE_HOST, ...; see masterServiceEnv) are generated: there
+// are no cluster IPs here. As in kubelet, the container's own env/envFrom win
+// over them, $(VAR) in env values falls back to them, and the remaining ones
+// are appended after the container's variables.
 func (p *Provider) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]corev1.EnvVar, error) {
 	var order []string
 	vals := map[string]string{}
+	serviceEnv := masterServiceEnv(p.cfg.APIForward)
 	set := func(k, v string) {
 		if _, ok := vals[k]; !ok {
 			order = append(order, k)
@@ -62,7 +67,7 @@ func (p *Provider) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, vals))
+			set(e.Name, expand(e.Value, fallback(vals, serviceEnv)))
 			continue
 		}
 		v, ok, err := p.envValueFrom(ctx, pod, c, e.ValueFrom, podIP)
@@ -73,11 +78,37 @@ func (p *Provider) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 			set(e.Name, v)
 		}
 	}
-	env := make([]corev1.EnvVar, 0, len(order))
+	env := make([]corev1.EnvVar, 0, len(order)+len(serviceEnv))
 	for _, k := range order {
 		env = append(env, corev1.EnvVar{Name: k, Value: vals[k]})
 	}
+	extra := make([]string, 0, len(serviceEnv))
+	for k := range serviceEnv {
+		if _, ok := vals[k]; !ok {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range extra {
+		env = append(env, corev1.EnvVar{Name: k, Value: serviceEnv[k]})
+	}
 	return env, nil
+}
+
+// fallback is vals with the keys of more that vals lacks (kubelet's
+// expansion.MappingFuncFor(tmpEnv, serviceEnv)).
+func fallback(vals, more map[string]string) map[string]string {
+	if len(more) == 0 {
+		return vals
+	}
+	m := make(map[string]string, len(vals)+len(more))
+	for k, v := range more {
+		m[k] = v
+	}
+	for k, v := range vals {
+		m[k] = v
+	}
+	return m
 }
 
 // envValueFrom resolves one valueFrom; ok=false skips an optional var.

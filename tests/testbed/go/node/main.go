@@ -7,6 +7,7 @@
 //	  --tls-cert-file C --tls-key-file K2 --network NET --state-dir DIR \
 //	  [--internal-ip 127.0.0.1] [--cluster-domain cluster.local] [--status-interval 1s]
 //	  [--podman-api SOCKET] [--resync-interval 30s]
+//	  [--apiserver-forward GATEWAY_IP:443=127.0.0.1:APIPORT]
 package main
 
 import (
@@ -49,6 +50,7 @@ func main() {
 		cpu        string
 		memory     string
 		maxPods    string
+		apiFwd     string
 	)
 	flag.StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig of the node identity (required)")
 	flag.StringVar(&cfg.NodeName, "node-name", "", "name of the Node to register (required)")
@@ -67,6 +69,8 @@ func main() {
 	flag.StringVar(&memory, "memory", "32Gi", "Node memory capacity")
 	flag.StringVar(&maxPods, "pods", "110", "Node pod capacity")
 	flag.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	flag.StringVar(&apiFwd, "apiserver-forward", "", "LISTEN_IP:PORT=API_HOST:PORT: listen on LISTEN (the podman network's "+
+		"gateway, port 443) and pass TCP through to the API server; pods get it as KUBERNETES_SERVICE_HOST/PORT and kubernetes.default.svc")
 	flag.Parse()
 
 	for name, v := range map[string]string{"kubeconfig": kubeconfig, "node-name": cfg.NodeName,
@@ -74,6 +78,14 @@ func main() {
 		if v == "" {
 			fatalf("--%s is required", name)
 		}
+	}
+
+	if apiFwd != "" {
+		f, err := parseAPIForward(apiFwd)
+		if err != nil {
+			fatalf("--apiserver-forward: %v", err)
+		}
+		cfg.APIForward = f
 	}
 
 	logger := logrus.StandardLogger()
@@ -135,6 +147,12 @@ func run(ctx context.Context, cfg Config, client kubernetes.Interface, listen st
 	certFile, keyFile string, capacity corev1.ResourceList) error {
 	mux := http.NewServeMux()
 	var provider *Provider
+
+	if cfg.APIForward != nil {
+		if err := serveAPIForward(ctx, cfg.APIForward); err != nil {
+			return err
+		}
+	}
 
 	n, err := nodeutil.NewNode(cfg.NodeName,
 		func(pc nodeutil.ProviderConfig) (nodeutil.Provider, node.NodeProvider, error) {

@@ -34,6 +34,9 @@ type Config struct {
 	ResyncInterval time.Duration
 	Podman         string
 	PodmanAPI      string
+	// APIForward (--apiserver-forward): where pods reach the API server;
+	// nil means pods get no KUBERNETES_SERVICE_* env and no kubernetes.default.svc.
+	APIForward *apiForward
 }
 
 // Provider implements virtual-kubelet's nodeutil.Provider (and the async

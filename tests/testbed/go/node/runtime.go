@@ -177,6 +177,12 @@ func (p *Provider) ensureSandbox(ctx context.Context, st *podState) error {
 	for _, alias := range p.dnsAliases(pod, hostname) {
 		args = append(args, "--network-alias", alias)
 	}
+	if f := p.cfg.APIForward; f != nil {
+		// The kubernetes Service (cluster DNS would answer with its cluster IP).
+		for _, h := range masterServiceNames(domain) {
+			args = append(args, "--add-host", h+":"+f.Host)
+		}
+	}
 	for _, ha := range pod.Spec.HostAliases {
 		for _, h := range ha.Hostnames {
 			args = append(args, "--add-host", h+":"+ha.IP)

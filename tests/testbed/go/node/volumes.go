@@ -32,8 +32,9 @@ func (p *Provider) volumeDir(st *podState, v *corev1.Volume) string {
 
 // volFile is one file of a secret/configMap/downwardAPI/projected volume.
 type volFile struct {
-	data []byte
-	mode int32
+	data  []byte
+	mode  int32
+	owner *int64 // file owner (a service account token's fsUser); nil: the node's user
 }
 
 // setupVolumes (re)writes all volumes of the pod. Missing non-optional
@@ -139,12 +140,16 @@ func writeVolume(dir string, files map[string]volFile, fsGroup *int64) error {
 		if gid >= 0 {
 			mode |= 0o440
 		}
+		uid := -1
+		if f.owner != nil {
+			uid = int(*f.owner)
+		}
 		tmp := path + ".tmp"
 		if err := os.WriteFile(tmp, f.data, 0o600); err != nil {
 			return err
 		}
-		if gid >= 0 {
-			if err := os.Chown(tmp, -1, gid); err != nil {
+		if gid >= 0 || uid >= 0 {
+			if err := os.Chown(tmp, uid, gid); err != nil {
 				return err
 			}
 		}
@@ -293,13 +298,65 @@ func (p *Provider) projectedFiles(ctx context.Context, pod *corev1.Pod, v *corev
 				break
 			}
 			// No rotation: tokens live at least an hour.
-			files[t.Path] = volFile{data: []byte(tr.Status.Token), mode: modeOr(defMode, 0o644)}
+			files[t.Path] = tokenFile(pod, []byte(tr.Status.Token), modeOr(defMode, 0o644))
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
 	return files, nil
+}
+
+// tokenFile is a projected service account token file as kubelet writes it
+// (upstream pkg/volume/projected/projected.go collectData): defaultMode,
+// but 0600 when the pod has an fsUser or fsGroup, owned by the fsUser; with
+// fsGroup, writeVolume then makes it group fsGroup and g+r (0640), as
+// kubelet's SetVolumeOwnership does. So a token is readable by the pod's
+// user, never by others, when the pod sets runAsUser or fsGroup.
+func tokenFile(pod *corev1.Pod, data []byte, defMode int32) volFile {
+	f := volFile{data: data, mode: defMode}
+	fsUser := fsUserFrom(pod)
+	var fsGroup *int64
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		fsGroup = sc.FSGroup
+	}
+	if fsUser != nil || fsGroup != nil {
+		f.mode = 0o600
+	}
+	f.owner = fsUser
+	return f
+}
+
+// fsUserFrom is upstream pkg/volume/util FsUserFrom: the effective runAsUser
+// shared by every container of the pod (init, regular, ephemeral), nil if one
+// container has none or two differ.
+func fsUserFrom(pod *corev1.Pod) *int64 {
+	var podUser *int64
+	if sc := pod.Spec.SecurityContext; sc != nil {
+		podUser = sc.RunAsUser
+	}
+	var fsUser *int64
+	var ctrs []*corev1.SecurityContext
+	for i := range pod.Spec.InitContainers {
+		ctrs = append(ctrs, pod.Spec.InitContainers[i].SecurityContext)
+	}
+	for i := range pod.Spec.Containers {
+		ctrs = append(ctrs, pod.Spec.Containers[i].SecurityContext)
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		ctrs = append(ctrs, pod.Spec.EphemeralContainers[i].SecurityContext)
+	}
+	for _, sc := range ctrs {
+		u := podUser
+		if sc != nil && sc.RunAsUser != nil {
+			u = sc.RunAsUser
+		}
+		if u == nil || (fsUser != nil && *fsUser != *u) {
+			return nil
+		}
+		fsUser = u
+	}
+	return fsUser
 }
 
 // mountArgs bind-mounts the container's volumeMounts (readOnly, subPath).

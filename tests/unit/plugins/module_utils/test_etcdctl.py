@@ -16,9 +16,10 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import (
     command_words,
     default_endpoint,
     discover_tls,
-    mounts_target_tls,
     parse_json,
     redact,
+    resolve_tls,
+    runnable,
 )
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._exec import exit_code
 
@@ -115,24 +116,34 @@ def test_discover_tls_ca_crt_and_items():
     assert discover_tls(spec)["cacert"] == "/var/etcd/ssl/ca/bundle.crt"
 
 
-def test_discover_tls_older_layout_and_proc_prefix():
-    tls = discover_tls(DRUID_OLD, prefix="/proc/1/root")
-    assert tls["cacert"] == "/proc/1/root/var/etcd/ssl/client/ca/ca.crt"
-    assert tls["cert"] == "/proc/1/root/var/etcd/ssl/client/client/tls.crt"
-    assert "etcd-druid<v0.23" in tls["source"] and "read through /proc/1/root" in tls["source"]
+def test_discover_tls_older_layout():
+    tls = discover_tls(DRUID_OLD)
+    assert tls["cacert"] == "/var/etcd/ssl/client/ca/ca.crt"
+    assert tls["cert"] == "/var/etcd/ssl/client/client/tls.crt"
+    assert "etcd-druid<v0.23" in tls["source"] and "a guess" in tls["source"]
+
+
+def test_resolve_tls_reads_unmounted_files_through_the_etcd_process_root():
+    tls = resolve_tls({"tls": "auto"}, DRUID_OLD, {"volumeMounts": []})
+    assert tls["via"] == "proc" and tls["cacert"] == "/var/etcd/ssl/client/ca/ca.crt"
+    assert tls["display"]["cacert"] == "/proc/<etcd-pid>/root/var/etcd/ssl/client/ca/ca.crt"
+    assert "read through /proc/<etcd-pid>/root" in tls["source"]
+    argv = runnable(["etcdctl", "--cacert=@ETCD_ROOT@/var/etcd/ssl/client/ca/ca.crt", "member", "list"], tls)
+    assert argv[:2] == ["bash", "-c"] and "etcd-wrapper" in argv[2] and argv[4:] == \
+        ["etcdctl", "--cacert=@ETCD_ROOT@/var/etcd/ssl/client/ca/ca.crt", "member", "list"]
+    mounted = resolve_tls({"tls": "auto"}, DRUID_OLD, {"volumeMounts": [
+        {"mountPath": "/var/etcd/ssl/client/ca"}, {"mountPath": "/var/etcd/ssl/client/client/"}]})
+    assert mounted["via"] == "mount" and runnable(["etcdctl"], mounted) == ["etcdctl"]
+    given = resolve_tls({"tls": {"cacert": "/a", "cert": "/b", "key": "/c"}}, DRUID_OLD, {})
+    assert given["source"] == "given" and runnable(["etcdctl"], given) == ["etcdctl"]
+    assert resolve_tls({"tls": "none"}, DRUID_OLD, {}) is None
+    with pytest.raises(ValueError):
+        resolve_tls({"tls": {"cacert": "/a"}}, DRUID_OLD, {})
 
 
 def test_discover_tls_none():
     assert discover_tls({"containers": [{"name": "etcd"}]}) is None
     assert discover_tls(DRUID_NEW, target="backup-restore") is None
-
-
-def test_mounts_target_tls():
-    tls = discover_tls(DRUID_NEW)
-    debug = {"volumeMounts": [{"name": "etcd-ca", "mountPath": "/var/etcd/ssl/ca"},
-                              {"name": "etcd-client-tls", "mountPath": "/var/etcd/ssl/client/"}]}
-    assert mounts_target_tls(debug, tls)
-    assert not mounts_target_tls({"volumeMounts": []}, tls)
 
 
 def test_default_endpoint():
