@@ -133,11 +133,17 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
         if pod and pod not in reached:
             out.append(finding(obs, "MEMBER_UNREACHABLE", "critical", f"member {pod} did not answer endpoint status"
                                + _stderr_hint(obs.get("endpoint_status_stderr"), pod, failed), pod=pod))
+    unreachable = {f["pod"] for f in out if f["code"] == "MEMBER_UNREACHABLE"}
+    alarmed = bool((obs.get("alarm_list") or {}).get("alarms"))
     for health in obs.get("endpoint_health") or []:
         if isinstance(health, dict) and health.get("health") is False:
             pod = _pod(health, "endpoint")
-            out.append(finding(obs, "MEMBER_UNHEALTHY", "critical",
-                               f"member {pod} unhealthy: {health.get('error') or 'health false'}", pod=pod))
+            error = health.get("error") or "health false"
+            # one cause, one finding: a member that did not answer at all is MEMBER_UNREACHABLE; a
+            # health check failing only on an active alarm is the ALARM_* finding below
+            if pod in unreachable or (alarmed and error.strip().startswith("Active Alarm(s)")):
+                continue
+            out.append(finding(obs, "MEMBER_UNHEALTHY", "critical", f"member {pod} unhealthy: {error}", pod=pod))
 
     if statuses:
         leaders = {s["Status"].get("leader") for s in statuses}
@@ -193,8 +199,10 @@ def _backup_findings(obs: dict, t: dict) -> list[dict]:
                                         ("Full", "BACKUP_FULL_STALE", "backup_full_max_age", "full")):
         stamp = metrics.get(f'etcdbr_snapshot_latest_timestamp{{kind="{kind}"}}')
         required = metrics.get(f'etcdbr_snapshot_required{{kind="{kind}"}}')
-        if stamp is None or now is None or not required:
-            continue  # as gardener's rule: only while backup-restore says a snapshot is required
+        if not stamp or now is None or not required:
+            # as gardener's rule: only while backup-restore says a snapshot is required; a 0 timestamp
+            # is "none taken since the sidecar started", no age (its failures are counted below)
+            continue
         age = now - stamp
         if age > t[limit_key]:
             stale.append(code)

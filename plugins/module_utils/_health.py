@@ -24,6 +24,8 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sEr
 # Runs in the debug container as:
 #   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA CONFIG...
 # Every value arrives as a positional argument: nothing from the cluster is ever spliced into shell text.
+# A member that does not answer endpoint status is not asked anything else (each would wait for the
+# timeout; the other members answer for the cluster).
 # The etcd process is found by name (etcd-wrapper, else etcd), never assumed to be PID 1: etcd-druid
 # pods share one PID namespace, where PID 1 is the pause process. Files the debug container does not
 # mount (TLSVIA=proc, the wrapper's config) are read through that process's /proc/<pid>/root.
@@ -77,9 +79,11 @@ brmetrics() {
   tail -n 1 "$t/m"
 }
 run status "${e[@]}" endpoint status -w json
-run health "${e[@]}" endpoint health -w json
-run members "${e[@]}" member list -w json
-run alarms "${e[@]}" alarm list -w json
+if [ "$rc" = 0 ]; then
+  run health "${e[@]}" endpoint health -w json
+  run members "${e[@]}" member list -w json
+  run alarms "${e[@]}" alarm list -w json
+fi
 run quota quota
 run now date +%s
 if [ -n "$br" ]; then run backup get /healthz; run brmetrics brmetrics; fi
@@ -242,6 +246,22 @@ def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views:
     return obs
 
 
+def backup_row(backup: dict | None, leader: bool, now: int | None) -> dict | None:
+    """A member's backup-restore as reports show it: /healthz, its role (only the leader's
+    sidecar serves 200 and snapshots), snapshot ages and snapshotter failures from /metrics."""
+    if not backup:
+        return None
+    metrics = backup.get("metrics") or {}
+
+    def age(kind):
+        stamp = metrics.get(f'etcdbr_snapshot_latest_timestamp{{kind="{kind}"}}')
+        return int(now - stamp) if stamp and now else None
+
+    return {"status": backup.get("status"), "health": backup.get("health"), "role": "leader" if leader else "follower",
+            "full_snapshot_age_s": age("Full"), "delta_snapshot_age_s": age("Incr"),
+            "snapshotter_failures": metrics.get("etcdbr_snapshotter_failure")}
+
+
 def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None]) -> list[dict]:
     """Per member detail for reports: one row per pod and per listed member without a pod."""
     members = (obs.get("member_list") or {}).get("members") or []
@@ -270,9 +290,7 @@ def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None])
             "db_quota_ratio": round(size / quota, 4) if isinstance(size, int) and quota else None,
             "revision": header.get("revision"), "raft_index": status.get("raftIndex"),
             "raft_term": status.get("raftTerm"), "version": status.get("version"),
-            "backup_restore": dict({k: v for k, v in (views.get(pod) or {}).get("backup", {}).items() if k != "error"},
-                                   role="leader" if pod == leader else "follower")
-            if (views.get(pod) or {}).get("backup") else None,
+            "backup_restore": backup_row((views.get(pod) or {}).get("backup"), pod == leader, obs.get("now")),
             "etcd_process": (views.get(pod) or {}).get("etcd_process"),
             "debug_container": debug.get(pod),
             "debug_error": (obs.get("debug_failed") or {}).get(pod),

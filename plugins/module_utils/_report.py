@@ -272,7 +272,10 @@ def _backup(m: dict) -> str:
     b = m.get("backup_restore")
     if not isinstance(b, dict):
         return ""
-    return ("healthy" if b.get("health") else "unhealthy") + (f" (HTTP {b.get('status')})" if b.get("status") is not None else "")
+    code = f"HTTP {b.get('status')}" if b.get("status") is not None else ""
+    if b.get("role") == "follower" and not b.get("health"):  # only the leader's sidecar turns 200
+        return "standby" + (f" ({code}, follower)" if code else " (follower)")
+    return ("healthy" if b.get("health") else "unhealthy") + (f" ({code})" if code else "")
 
 
 def _counts(findings) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _discover
 
-POD = json.loads((Path(__file__).parent / "fixtures" / "health" / "healthy_pod.json").read_text())
+POD = json.loads((Path(__file__).parent / "fixtures" / "druid" / "v023_single_etcd_main_0.json").read_text())
 
 
 def variant(name: str, namespace: str = "shoot--dev--bravo", labels: dict | None = None, owner: str | None = None,
@@ -79,3 +79,21 @@ def test_patterns_from_a_comma_separated_answer():
     assert _discover.patterns(["shoot--a-*", " shoot--b-*"]) == ["shoot--a-*", "shoot--b-*"]
     assert _discover.patterns([""]) == []
     assert _discover.patterns(None) == []
+
+
+def test_statefulsets_scaled_to_zero_become_hibernated_etcds():
+    # StatefulSets as druid labels them (managed-by, part-of); replicas 0 when the shoot hibernates
+    def sts(ns, name, replicas, labels=None):
+        return {"metadata": {"namespace": ns, "name": name,
+                             "labels": labels if labels is not None else {"app.kubernetes.io/part-of": name}},
+                "spec": {"replicas": replicas}}
+
+    groups = _discover.group([variant("etcd-main-0")], "etcd")
+    out = _discover.add_statefulsets(groups, [sts("shoot--dev--bravo", "etcd-main", 1),
+                                              sts("shoot--a--hib", "etcd-main", 0),
+                                              sts("shoot--a--hib", "etcd-events", 0, {"instance": "etcd-events", "name": "etcd"}),
+                                              sts("shoot--a--hib", "etcd-other", 0)], etcd_exclude=["etcd-other"])
+    assert [(e["namespace"], e["name"], len(e["pods"]), e["replicas"]) for e in out] == [
+        ("shoot--a--hib", "etcd-events", 0, 0), ("shoot--a--hib", "etcd-main", 0, 0), ("shoot--dev--bravo", "etcd-main", 1, 1)]
+    # a StatefulSet at 0 whose pods are still there (scaling down) is the etcd with its pods, not a second entry
+    assert len(_discover.add_statefulsets(groups, [sts("shoot--dev--bravo", "etcd-main", 0)])) == 1

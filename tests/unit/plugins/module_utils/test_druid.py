@@ -28,18 +28,18 @@ def test_args_of_both_spellings():
 
 
 def test_v023_pod_everything_from_args():
-    pod = spec("v023_ha_etcd_main_0")
+    pod = spec("v023_ha_prefixed_etcd_events_0")
     assert _druid.is_wrapper(pod)
     assert _druid.client_port(pod) == (2379, "args --etcd-client-port")
     tls = _druid.client_tls(pod)
     assert (tls["cacert"], tls["cert"], tls["key"]) == ("/var/etcd/ssl/ca/bundle.crt", "/var/etcd/ssl/client/tls.crt",
                                                         "/var/etcd/ssl/client/tls.key")
     assert tls["source"].startswith("args of container 'backup-restore'")
-    assert _druid.endpoint(pod, "https") == ("https://etcd-main-local:2379", "args of container 'backup-restore' (--endpoints)")
+    assert _druid.endpoint(pod, "https") == ("https://etcd-events-local:2379", "args of container 'backup-restore' (--endpoints)")
     assert _druid.config_candidates(pod) == (["/home/nonroot/etcd.conf.yaml"], "etcd-wrapper writes $HOME/etcd.conf.yaml")
     assert _druid.quota_from_args(pod) == 8 * 1024 ** 3
-    br = _druid.backup_restore(pod, "https://etcd-main-local:2379", tls)
-    assert br["base"] == "https://etcd-main-local:8080" and br["cacert"] == "/var/etcdbr/ssl/ca/bundle.crt"
+    br = _druid.backup_restore(pod, "https://etcd-events-local:2379", tls)
+    assert br["base"] == "https://etcd-events-local:8080" and br["cacert"] == "/var/etcdbr/ssl/ca/bundle.crt"
     assert "--backup-restore-ca-cert-bundle-path" in br["source"]
 
 
@@ -53,21 +53,27 @@ def test_v022_pod_old_paths_from_args():
 
 
 def test_wrapper_args_when_backup_restore_says_nothing():
-    pod = copy.deepcopy(spec("v023_ha_etcd_main_0"))
+    pod = copy.deepcopy(spec("v023_ha_prefixed_etcd_events_0"))
     br = _druid.container(pod, "backup-restore")
     br["args"] = [a for a in br["args"] if not a.startswith(("--cacert", "--cert", "--key", "--endpoints"))]
-    tls = _druid.client_tls(pod)
-    assert tls["cacert"] == "/var/etcdbr/ssl/ca/bundle.crt" or tls is None or tls["source"].startswith("args of container 'etcd'")
+    # etcd-wrapper names its client cert, but its CA is backup-restore's (/var/etcdbr/ssl/ca): not
+    # trusted as the etcd CA, so the args say nothing and callers fall back to the mount layout
+    assert _druid.client_tls(pod) is None
+    v22 = copy.deepcopy(spec("v022_etcd_main_0"))
+    br = _druid.container(v22, "backup-restore")
+    br["args"] = [a for a in br["args"] if not a.startswith(("--cacert", "--cert", "--key"))]
+    tls = _druid.client_tls(v22)  # v0.22: the wrapper's CA is the etcd client CA volume
+    assert tls["cacert"] == "/var/etcd/ssl/client/ca/ca.crt" and tls["source"].startswith("args of container 'etcd'")
 
 
 def test_self_hosted_events_port_and_plain_etcd():
-    pod = copy.deepcopy(spec("v023_ha_etcd_main_0"))
+    pod = copy.deepcopy(spec("v023_ha_prefixed_etcd_events_0"))
     etcd = _druid.container(pod, "etcd")
     etcd["args"] = [a if not a.startswith("--etcd-client-port") else "--etcd-client-port=2382" for a in etcd["args"]]
     br = _druid.container(pod, "backup-restore")
     br["args"] = [a for a in br["args"] if not a.startswith("--endpoints")]
     assert _druid.client_port(pod) == (2382, "args --etcd-client-port")
-    assert _druid.endpoint(pod, "https")[0] == "https://etcd-main-local:2382"
+    assert _druid.endpoint(pod, "https")[0] == "https://etcd-events-local:2382"
     plain = {"containers": [{"name": "etcd", "command": ["etcd", "--config-file=/etc/etcd/e.yaml",
                                                          "--listen-client-urls=https://0.0.0.0:4001"]}]}
     assert _druid.client_port(plain) == (4001, "args --listen-client-urls")

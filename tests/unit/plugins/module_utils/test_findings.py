@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, leader_pod, pod_of_endpoint
 
 from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import PODS, healthz, observation, parsed
 
@@ -24,10 +24,17 @@ def test_healthy_cluster_has_no_findings():
 
 def test_stopped_member():
     findings = evaluate(observation("stopped_member"))
-    assert codes(findings) == [("MEMBER_UNHEALTHY", "critical", "etcd-main-2"), ("MEMBER_UNREACHABLE", "critical", "etcd-main-2")]
+    # one cause, one finding: its failed health check is part of MEMBER_UNREACHABLE
+    assert codes(findings) == [("MEMBER_UNREACHABLE", "critical", "etcd-main-2")]
     unreachable = next(f for f in findings if f["code"] == "MEMBER_UNREACHABLE")
     assert "Failed to get the status of endpoint" in unreachable["message"]
-    assert next(f for f in findings if f["code"] == "MEMBER_UNHEALTHY")["message"].endswith("context deadline exceeded")
+    # a member that answers status but fails its health check is MEMBER_UNHEALTHY
+    obs = observation("stopped_member")
+    obs["endpoint_health"] = copy.deepcopy(obs["endpoint_health"])
+    for h in obs["endpoint_health"]:
+        if pod_of_endpoint(h["endpoint"]) == "etcd-main-0":
+            h.update(health=False, error="context deadline exceeded")
+    assert ("MEMBER_UNHEALTHY", "critical", "etcd-main-0") in codes(evaluate(obs))
     assert all(f["cluster"] == "testbed-1" and f["etcd"] == "etcd-main" for f in findings)
 
 
@@ -58,11 +65,16 @@ def test_quota_default_when_config_unreadable():
     assert finding["severity"] == "critical" and "default 8 GiB" in finding["message"]
 
 
-def test_backup_restore_unhealthy():
+def test_backup_restore_unhealthy_counts_on_the_leader_only():
     obs = observation(backup_health={p: healthz("unhealthy_backup_healthz") for p in PODS})
+    leader = leader_pod(obs)
     findings = evaluate(obs)
-    assert codes(findings) == [("BACKUP_RESTORE_UNHEALTHY", "critical", p) for p in PODS]
+    assert codes(findings) == [("BACKUP_RESTORE_UNHEALTHY", "critical", leader)]
     assert findings[0]["value"] == 503
+    # followers answer 503 in a healthy HA etcd (only the leading sidecar turns 200)
+    standby = {p: healthz("unhealthy_backup_healthz") for p in PODS}
+    standby[leader] = healthz("healthy_backup_healthz")
+    assert evaluate(observation(backup_health=standby)) == []
 
 
 def test_alarm_corrupt():

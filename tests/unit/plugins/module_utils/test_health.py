@@ -14,6 +14,7 @@ from pathlib import Path
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _findings, _health
 
 FIXTURES = Path(__file__).parent / "fixtures" / "health"
+DRUID = Path(__file__).parent / "fixtures" / "druid"
 MARKER = "ETCDOPS-0123456789abcdef"  # the marker the recording ran with
 
 
@@ -21,110 +22,168 @@ def recorded(name: str) -> dict:
     return _health.parse_sections((FIXTURES / f"{name}.stdout").read_text(), MARKER)
 
 
-def pod() -> dict:
-    return json.loads((FIXTURES / "healthy_pod.json").read_text())
+def view(name: str) -> dict:
+    return _health.member_view(recorded(name))
+
+
+def pod(name: str = "v023_ha_prefixed_etcd_events_0") -> dict:
+    return json.loads((DRUID / f"{name}.json").read_text())
+
+
+# recorded from shoot--prod--alpha-ha/etcd-events (3 members, memberNamePrefix testbed-1): etcd-events-2 leads
+HA = {"etcd-events-0": "v023_prefixed_follower-0", "etcd-events-1": "v023_prefixed_follower-1",
+      "etcd-events-2": "v023_prefixed_leader-2"}
+HA_PODS = sorted(HA)
+
+
+def ha_views(**replace) -> dict:
+    return {p: view(replace.get(p, name)) for p, name in HA.items()}
 
 
 def test_sections_of_the_recorded_script_output():
-    sections = recorded("healthy")
-    assert list(sections) == ["status", "health", "members", "alarms", "quota", "backup", "table", "cheatsheet"]
+    sections = recorded("v023_prefixed_leader-2")
+    assert list(sections) == ["proc", "status", "health", "members", "alarms", "quota", "now", "backup", "brmetrics",
+                              "table", "cheatsheet"]
     assert all(s["rc"] == 0 for s in sections.values())
-    assert sections["quota"]["out"] == "8589934592"
+    assert sections["proc"]["out"].split()[1] == "etcd-wrapper"  # found by name; PID 1 is the pause process
+    assert sections["quota"]["out"] == "8589934592 config /home/nonroot/etcd.conf.yaml"
     assert sections["backup"]["out"].splitlines()[-1] == "200"
 
 
 def test_a_forged_marker_is_text_not_a_section():
-    text = (FIXTURES / "healthy.stdout").read_text().replace(MARKER, "ETCDOPS-ffffffffffffffff", 2)
+    text = (FIXTURES / "v023_prefixed_leader-2.stdout").read_text().replace(f"{MARKER} BEGIN", "ETCDOPS-ffffffffffffffff BEGIN", 1)
     sections = _health.parse_sections(text, MARKER)
     assert "status" not in sections and "health" in sections
 
 
-def test_member_view_healthy():
-    view = _health.member_view(recorded("healthy"))
-    assert view["status"]["Status"]["dbSize"] > 0 and view["status_error"] is None
-    assert view["health"]["health"] is True
-    assert [m["name"] for m in view["members"]["members"]] == ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
-    assert view["alarms"] == {}
-    assert view["quota"] == 8 * 1024 ** 3
-    assert view["backup"] == {"status": 200, "health": True, "error": None}
-    assert "IS LEADER" in view["table"] and "TLS layout" in view["cheatsheet"]
+def test_member_view_of_the_leader():
+    v = view("v023_prefixed_leader-2")
+    assert v["status"]["Status"]["dbSize"] > 0 and v["status_error"] is None and v["status"]["Status"]["version"] == "3.5.35"
+    assert v["health"]["health"] is True
+    assert [m["name"] for m in v["members"]["members"]] and all(
+        m["name"].startswith("testbed-1-etcd-events-") for m in v["members"]["members"])
+    assert "alarms" not in v["alarms"]  # etcdctl 3.5 prints only the header when there is none
+    assert v["quota"] == 8 * 1024 ** 3 and v["quota_source"] == "etcd config /home/nonroot/etcd.conf.yaml"
+    assert v["etcd_process"]["name"] == "etcd-wrapper" and v["etcd_process"]["pid"] != 1
+    assert v["backup"]["status"] == 200 and v["backup"]["health"] is True
+    assert v["backup"]["metrics"]['etcdbr_snapshot_latest_timestamp{kind="Full"}'] > 1.7e9
+    assert v["backup"]["metrics"]["etcdbr_snapshotter_failure"] == 0
+    assert "IS LEADER" in v["table"] and "TLS layout: druid-v0.23" in v["cheatsheet"]
 
 
-def test_member_view_backup_unhealthy():
-    view = _health.member_view(recorded("backup_unhealthy"))
-    assert view["backup"]["status"] == 503 and view["backup"]["health"] is False
-    assert "table" not in view  # recorded without detail
+def test_member_view_of_a_follower_and_of_the_older_layout():
+    follower = view("v023_prefixed_follower-0")
+    assert follower["backup"]["status"] == 503 and follower["backup"]["health"] is False
+    assert "table" not in follower  # recorded without detail
+    old = view("v022_single")
+    assert old["status"]["Status"]["leader"] == old["status"]["Status"]["header"]["member_id"]
+    assert old["backup"]["health"] is True and old["quota"] == 8 * 1024 ** 3
 
 
-def test_member_view_of_a_failed_status_and_missing_sections():
-    sections = recorded("healthy")
-    sections["status"] = {"rc": 1, "out": "", "err": "Error: context deadline exceeded"}
-    del sections["quota"]
-    view = _health.member_view(sections)
-    assert view["status"] is None and view["status_error"] == "Error: context deadline exceeded"
-    assert view["quota"] is None
+def test_member_view_of_a_stopped_member():
+    # the debug container outlives a stopped etcd (shared PID namespace): nothing but status is asked
+    v = view("v023_stopped_member_self")
+    assert v["status"] is None and "Failed to get the status of endpoint" in v["status_error"]
+    assert v["health"] is None and v["members"] is None and v["etcd_process"] is None
+    assert v["quota"] == 8 * 1024 ** 3 and v["quota_source"].startswith("args of container 'backup-restore'")
 
 
-def _views():
-    healthy = _health.member_view(recorded("healthy"))
-    unhealthy = _health.member_view(recorded("backup_unhealthy"))
-    return {"etcd-main-0": healthy, "etcd-main-1": unhealthy}
+def test_healthy_prefixed_ha_etcd_has_no_findings():
+    views = ha_views()
+    obs = _health.observation("testbed-1", "shoot--prod--alpha-ha", "etcd-events", HA_PODS, views, {}, 3)
+    assert _findings.evaluate(obs) == []
+    rows = _health.member_rows(obs, views, {p: "etcd-debug" for p in HA_PODS})
+    assert [r["pod"] for r in rows] == HA_PODS  # one row per member, not one per name and one per pod
+    assert [r["name"] for r in rows] == [f"testbed-1-{p}" for p in HA_PODS]
+    assert [r["is_leader"] for r in rows] == [False, False, True]
+    assert [r["backup_restore"]["role"] for r in rows] == ["follower", "follower", "leader"]
+    assert [r["backup_restore"]["status"] for r in rows] == [503, 503, 200]
+    assert rows[2]["backup_restore"]["full_snapshot_age_s"] >= 0 and rows[2]["backup_restore"]["snapshotter_failures"] == 0
+    assert all(r["etcd_process"]["name"] == "etcd-wrapper" for r in rows)
 
 
-def test_observation_and_findings_from_two_members_and_a_failed_third():
-    views = _views()
-    pods = ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
-    obs = _health.observation("seed", "shoot--dev--bravo", "etcd-main", pods, views,
-                              {"etcd-main-2": "container 'etcd' is not running"})
-    assert [s["pod"] for s in obs["endpoint_status"]] == ["etcd-main-0", "etcd-main-1"]
-    assert obs["quota_bytes"] == 8 * 1024 ** 3 and obs["alarm_list"] == {"alarms": []}
+def test_stopped_member_of_an_ha_etcd():
+    views = {"etcd-main-0": view("v023_stopped_member_peer"), "etcd-main-1": view("v023_stopped_member_self")}
+    pods = ["etcd-main-0", "etcd-main-1"]
+    obs = _health.observation("testbed-1", "shoot--dev--alpha", "etcd-events", pods, views, {})
+    codes = [(f["code"], f["pod"]) for f in _findings.evaluate(obs)]
+    assert ("MEMBER_UNREACHABLE", "etcd-events-1") in codes
+    assert not [c for c in codes if c[0] in ("MEMBER_UNHEALTHY", "BACKUP_RESTORE_UNHEALTHY")], codes
+
+
+def test_backup_faults_from_the_leaders_metrics():
+    stale = ha_views(**{"etcd-events-2": "v023_stale_delta_leader"})
+    obs = _health.observation("testbed-1", "ns", "etcd-events", HA_PODS, stale, {}, 3)
     findings = _findings.evaluate(obs)
-    codes = [(f["code"], f["pod"]) for f in findings]
-    assert ("MEMBER_UNREACHABLE", "etcd-main-2") in codes
-    assert ("DEBUG_CONTAINER_FAILED", "etcd-main-2") in codes
-    assert ("BACKUP_RESTORE_UNHEALTHY", "etcd-main-1") in codes
-    unreachable = next(f for f in findings if f["code"] == "MEMBER_UNREACHABLE")
-    assert "container 'etcd' is not running" in unreachable["message"]
-    assert findings[0]["severity"] == "critical" and findings[-1]["severity"] == "warning"
+    assert [(f["code"], f["severity"], f["pod"]) for f in findings] == [("BACKUP_DELTA_STALE", "critical", "etcd-events-2")]
+    assert findings[0]["value"] >= 1200 and findings[0]["threshold"] == 900
+    relaxed = _findings.evaluate(obs, {"backup_delta_max_age": 3 * 3600})
+    assert relaxed == []
+    full = {"etcd-events-0": view("v023_stale_full_single")}
+    findings = _findings.evaluate(_health.observation("testbed-1", "ns", "etcd-events", ["etcd-events-0"], full, {}, 1))
+    assert [(f["code"], f["severity"]) for f in findings] == [("BACKUP_FULL_STALE", "critical")]
+    assert findings[0]["value"] >= 25 * 3600 - 60
+    failing = {"etcd-main-0": view("v023_snapshotter_failing_leader")}
+    findings = _findings.evaluate(_health.observation("testbed-1", "ns", "etcd-main", ["etcd-main-0"], failing, {}, 1))
+    assert [(f["code"], f["severity"]) for f in findings] == [("BACKUP_SNAPSHOTTER_FAILING", "critical")]
 
 
-def test_member_rows_name_the_leader_once_and_hex_ids():
-    views = _views()
-    pods = ["etcd-main-0", "etcd-main-1", "etcd-main-2"]
-    obs = _health.observation("seed", "ns", "etcd-main", pods, views, {})
-    rows = _health.member_rows(obs, views, {"etcd-main-0": "etcd-debug", "etcd-main-1": "etcd-debug", "etcd-main-2": None})
-    assert [r["pod"] for r in rows] == pods
-    members = {m["name"]: m["ID"] for m in views["etcd-main-0"]["members"]["members"]}
-    assert [r["id"] for r in rows] == [f"{members[p]:x}" for p in pods]
-    assert not rows[2]["reachable"] and rows[2]["db_size"] is None
-    # the recorded members are followers: each names the same leader, which is not among them
-    leader_id = views["etcd-main-0"]["status"]["Status"]["leader"]
-    assert views["etcd-main-1"]["status"]["Status"]["leader"] == leader_id
-    assert [r["is_leader"] for r in rows] == [members[p] == leader_id and r["reachable"] for p, r in zip(pods, rows)]
-    assert rows[1]["backup_restore"] == {"status": 503, "health": False}
+def test_backup_failures_in_the_past_are_info():
+    failing = view("v023_snapshotter_failing_leader")
+    metrics = failing["backup"]["metrics"]
+    for key in list(metrics):
+        if key.startswith("etcdbr_snapshot_required"):
+            metrics[key] = 0.0
+    findings = _findings.evaluate(_health.observation("c", "ns", "etcd-main", ["etcd-main-0"], {"etcd-main-0": failing}, {}))
+    assert [(f["code"], f["severity"]) for f in findings] == [("BACKUP_SNAPSHOTTER_FAILING", "info")]
+
+
+def test_the_leaders_sidecar_unhealthy_or_silent():
+    views = ha_views()
+    views["etcd-events-2"]["backup"].update(status=503, health=False)
+    obs = _health.observation("c", "ns", "etcd-events", HA_PODS, views, {})
+    assert [(f["code"], f["pod"]) for f in _findings.evaluate(obs)] == [("BACKUP_RESTORE_UNHEALTHY", "etcd-events-2")]
+    for v in views.values():
+        v["backup"].update(status=None, health=False, metrics={}, error="curl: (7) Failed to connect")
+    found = _findings.evaluate(_health.observation("c", "ns", "etcd-events", HA_PODS, views, {}))
+    assert [f["code"] for f in found] == ["BACKUP_RESTORE_UNHEALTHY"] and "no backup-restore sidecar answered" in found[0]["message"]
+
+
+def test_hibernated_etcd_is_info_only():
+    obs = _health.observation("c", "shoot--a--hib", "etcd-main", [], {}, {}, 0)
+    assert [(f["code"], f["severity"]) for f in _findings.evaluate(obs)] == [("ETCD_HIBERNATED", "info")]
+
+
+def test_observation_with_a_failed_debug_container():
+    views = ha_views()
+    del views["etcd-events-1"]
+    obs = _health.observation("seed", "ns", "etcd-events", HA_PODS, views, {"etcd-events-1": "container 'etcd' is not running"})
+    assert [s["pod"] for s in obs["endpoint_status"]] == ["etcd-events-0", "etcd-events-2"]
+    codes = [(f["code"], f["pod"]) for f in _findings.evaluate(obs)]
+    assert ("DEBUG_CONTAINER_FAILED", "etcd-events-1") in codes
+    # the others saw it answer (it answered them through raft); only its own view is missing
+    assert ("MEMBER_UNREACHABLE", "etcd-events-1") in codes
 
 
 def test_split_leader_from_member_views():
-    views = copy.deepcopy(_views())
-    views["etcd-main-1"]["status"]["Status"]["leader"] = views["etcd-main-1"]["status"]["Status"]["header"]["member_id"]
-    obs = _health.observation("seed", "ns", "etcd-main", ["etcd-main-0", "etcd-main-1"], views, {})
+    views = copy.deepcopy(ha_views())
+    views["etcd-events-1"]["status"]["Status"]["leader"] = views["etcd-events-1"]["status"]["Status"]["header"]["member_id"]
+    obs = _health.observation("seed", "ns", "etcd-events", HA_PODS, views, {})
     assert "SPLIT_LEADER" in [f["code"] for f in _findings.evaluate(obs)]
 
 
-def test_config_path_and_backup_restore_url_from_the_recorded_pod():
+def test_member_plan_from_the_recorded_pods():
     spec = pod()["spec"]
-    assert _health.config_path(spec) == "/var/etcd/config/etcd.conf.yaml"
-    assert _health.config_path({"containers": [{"name": "etcd", "args": ["--config-file", "/etc/e.yaml"]}]}) == "/etc/e.yaml"
-    assert _health.config_path({"containers": [{"name": "etcd"}]}) == _health.DEFAULT_CONFIG
-    tls = {"cacert": "/var/etcd/ssl/ca/bundle.crt"}
-    assert _health.backup_restore_url(spec, "https://etcd-main-local:2379", tls) == ("http://127.0.0.1:8080/healthz", "")
-    served = copy.deepcopy(spec)
-    br = next(c for c in served["containers"] if c["name"] == "backup-restore")
-    br["args"].append("--server-cert=/var/etcd/ssl/server/tls.crt")
-    assert _health.backup_restore_url(served, "https://etcd-main-local:2379", tls) == \
-        ("https://etcd-main-local:8080/healthz", "/var/etcd/ssl/ca/bundle.crt")
-    served["containers"] = [c for c in served["containers"] if c["name"] != "backup-restore"]
-    assert _health.backup_restore_url(served, "https://x:2379", tls) == ("", "")
+    debug = next(c for c in spec["ephemeralContainers"] if c["name"] == "etcd-debug")
+    plan = _health.member_plan(spec, debug)
+    assert plan["endpoint"] == "https://etcd-events-local:2379" and plan["configs"] == ["/home/nonroot/etcd.conf.yaml"]
+    assert plan["tls"]["via"] == "mount" and plan["tls"]["source"].startswith("args of container 'backup-restore'")
+    assert plan["backup"]["base"] == "https://etcd-events-local:8080" and plan["quota_arg"] == 8 * 1024 ** 3
+    bare = dict(debug, volumeMounts=[])
+    assert _health.member_plan(spec, bare)["tls"]["via"] == "proc"
+    old = pod("v022_etcd_main_0")["spec"]
+    plan = _health.member_plan(old, next(c for c in old["ephemeralContainers"] if c["name"] == "etcd-debug"))
+    assert plan["tls"]["cacert"] == "/var/etcd/ssl/client/ca/ca.crt" and plan["backup"]["cacert"] == "/var/etcd/ssl/client/ca/ca.crt"
 
 
 def test_debug_container_choice():

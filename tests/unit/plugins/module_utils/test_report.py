@@ -93,8 +93,8 @@ def errors(validator, doc) -> list[str]:
 def test_summary_counts_and_statuses(report):
     s = report["summary"]
     assert (s["status"], s["clusters"], s["clusters_unreachable"], s["etcds"], s["members"]) == ("critical", 4, 1, 3, 9)
-    assert s["findings"] == {"critical": 3, "warning": 1, "info": 0}
-    assert s["by_code"] == {"CLUSTER_UNREACHABLE": 1, "DEBUG_CONTAINER_FAILED": 1, "MEMBER_UNHEALTHY": 1, "MEMBER_UNREACHABLE": 1}
+    assert s["findings"] == {"critical": 2, "warning": 1, "info": 0}
+    assert s["by_code"] == {"CLUSTER_UNREACHABLE": 1, "DEBUG_CONTAINER_FAILED": 1, "MEMBER_UNREACHABLE": 1}
     assert s["failed"] is True
     assert [c["name"] for c in report["clusters"]] == ["testbed-1", "testbed-2", "testbed-3", "testbed-4"]
     assert {c["name"]: c["status"] for c in report["clusters"]} == {
@@ -109,7 +109,6 @@ def test_summary_counts_and_statuses(report):
 def test_flat_findings_most_severe_first(report):
     flat = [(f["severity"], f["cluster"], f["namespace"], f["code"], f["pod"]) for f in report["findings"]]
     assert flat == [
-        ("critical", "testbed-1", "shoot--dev--beta", "MEMBER_UNHEALTHY", "etcd-main-2"),
         ("critical", "testbed-1", "shoot--dev--beta", "MEMBER_UNREACHABLE", "etcd-main-2"),
         ("critical", "testbed-3", None, "CLUSTER_UNREACHABLE", None),
         ("warning", "testbed-2", "shoot--dev--alpha", "DEBUG_CONTAINER_FAILED", "etcd-main-1"),
@@ -328,7 +327,7 @@ def test_html_data_status_and_findings_table(report):
     chips = [(a["data-etcd"], a["data-status"]) for t, a in parser.tags if "chip" in a.get("class", "").split()]
     assert chips == [(f"{e['namespace']}/{e['etcd']}", e["status"]) for c in report["clusters"] for e in c["etcds"]]
     assert ("shoot--dev--beta/etcd-main", "critical") in chips
-    assert parser.findings_rows == len(report["findings"]) == 4
+    assert parser.findings_rows == len(report["findings"]) == 3
     severities = [a.get("data-sort") for t, a in parser.tags if t == "td" and "sev" in a.get("class", "")]
     assert severities == ["0", "0", "0", "1"]
     assert any(t == "table" and a.get("id") == "findings" for t, a in parser.tags)
@@ -360,7 +359,7 @@ def test_markdown(report):
     assert "| testbed-1 | shoot--dev--beta/etcd-main | CRITICAL |" in text
     assert "| testbed-3 | (unreachable) | CRITICAL |" in text
     assert "| testbed-4 | (cluster) | OK |  |  | 0 | 0 | no etcd found |" in text
-    assert "| CRITICAL | testbed-1 | shoot--dev--beta | etcd-main | etcd-main-2 | MEMBER_UNHEALTHY |" in text
+    assert "| CRITICAL | testbed-1 | shoot--dev--beta | etcd-main | etcd-main-2 | MEMBER_UNREACHABLE |" in text
 
 
 # ---------------------------------------------------------------- files

@@ -223,6 +223,13 @@ func (ssr *snapshotter) run(ctx context.Context) error {
 				}
 			}
 			ssr.enforceFaultMetrics()
+			// the fault shows at once (not only at the next --delta-snapshot-period): the snapshot
+			// attempt fails like a snapstore outage would, and the snapshotter restarts with backoff
+			if f.on(faultSnapshotterFailing) {
+				if err := ssr.takeDelta(ctx); err != nil {
+					return err
+				}
+			}
 		case <-deltaC:
 			if f.on(faultStaleDelta) {
 				ssr.logSkip(faultStaleDelta, "delta snapshots skipped (testbed fault stale-delta)")
