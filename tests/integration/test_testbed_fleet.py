@@ -1,10 +1,12 @@
 """Smoke tests of the local fleet with the Python kubernetes client: real kube-apiserver
 (ephemeral containers subresource, PodSecurity admission, exec streaming), a podman-backed
-virtual-kubelet node, real 3-member etcd clusters with TLS."""
+virtual-kubelet node, seed-shaped shoot namespaces whose etcd pods are built as etcd-druid
+builds them (etcd-wrapper and backup-restore stand-ins, shared PID namespace, TLS)."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +15,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
 from testbed import faults, kube, workloads
+from testbed import fleet as fleet_mod
 
 TLS_MOUNTS = [
     {"name": "etcd-ca", "mountPath": "/var/etcd/ssl/ca", "readOnly": True},
@@ -63,12 +66,49 @@ def test_every_cluster_runs_its_etcd_pods(fleet):
         api = fleet["api"](context)
         version = client.VersionApi(api).get_code()
         assert version.git_version.startswith("v1.36."), version.git_version
-        pods = kube.pods(api, selector="app.kubernetes.io/component=etcd-statefulset,gardener.cloud/role=controlplane")
-        names = sorted(p.metadata.name for p in pods)
-        assert names == sorted(f"{e}-{m}" for e in fleet["etcds"] for m in range(fleet["members"]))
+        shoots = workloads.shoots_for(int(context.rsplit("-", 1)[1]), fleet["etcds"], fleet["members"])
+        ours = {s.namespace for s in shoots}  # other tests may add namespaces of their own
+        pods = [p for p in kube.pods(api, selector="app=etcd-statefulset,gardener.cloud/role=controlplane")
+                if p.metadata.namespace in ours]
+        assert sorted((p.metadata.namespace, p.metadata.name) for p in pods) == \
+            sorted((s.namespace, pod) for s in shoots for pod in s.pods())
         assert all(kube.pod_running(p) for p in pods)
-        ns = client.CoreV1Api(api).read_namespace(workloads.namespace_for(int(context.rsplit("-", 1)[1])))
-        assert ns.metadata.labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        # every variant of a seed: HA, non-HA, member name prefix, hibernated (no pods), the v0.22 layout
+        assert {len(e.pods()) for s in shoots for e in s.etcds} == {0, 1, 3}
+        assert any(e.prefix for s in shoots for e in s.etcds) and {s.layout for s in shoots} == {"v0.23", "v0.22"}
+        for shoot in shoots:
+            ns = client.CoreV1Api(api).read_namespace(shoot.namespace)
+            assert ns.metadata.labels["pod-security.kubernetes.io/enforce"] == shoot.psa
+        assert [s.psa for s in shoots].count("restricted") == 1
+        apps = client.AppsV1Api(api)
+        hibernated = [s for s in shoots if s.pods() == []][0]
+        assert [apps.read_namespaced_stateful_set(e.name, hibernated.namespace).spec.replicas for e in hibernated.etcds] == [0, 0]
+
+
+def test_pods_are_shaped_as_etcd_druid_builds_them(fleet):
+    """etcd-druid internal/component/statefulset/builder.go: shared PID namespace, etcd-wrapper's
+    args, the config mounted only into backup-restore, TLS paths, the backup-restore port name."""
+    api = fleet["api"]("testbed-1")
+    shoot = [s for s in workloads.shoots_for(1, fleet["etcds"], fleet["members"]) if any(e.prefix for e in s.etcds)][0]
+    pod = client.CoreV1Api(api).read_namespaced_pod("etcd-main-0", shoot.namespace)
+    assert pod.spec.share_process_namespace is True and pod.spec.service_account_name == "etcd-main"
+    etcd, br = pod.spec.containers
+    assert etcd.args[0] == "start-etcd" and "--backup-restore-host-port=etcd-main-local:8080" in etcd.args
+    assert "--etcd-client-port=2379" in etcd.args and not any(a.startswith("--config-file") for a in etcd.args)
+    assert "/var/etcd/config" not in {m.mount_path.rstrip("/") for m in etcd.volume_mounts}
+    assert "/var/etcd/config" in {m.mount_path.rstrip("/") for m in br.volume_mounts}
+    assert br.args[0] == "server" and "--cacert=/var/etcd/ssl/ca/bundle.crt" in br.args
+    assert [p.name for p in br.ports] == ["server"] and br.ports[0].container_port == 8080
+    # member Leases as backup-restore renews them: <prefix>-<pod>, holder <member id>:<cluster id>:Leader|Member
+    leases = client.CoordinationV1Api(api).list_namespaced_lease(shoot.namespace).items
+    holders = {lease.metadata.name: lease.spec.holder_identity for lease in leases}
+    members = [f"testbed-1-etcd-main-{i}" for i in range(3)]
+    deadline = time.monotonic() + 60
+    while not all(holders.get(m) for m in members) and time.monotonic() < deadline:
+        time.sleep(2)
+        holders = {x.metadata.name: x.spec.holder_identity for x in client.CoordinationV1Api(api).list_namespaced_lease(shoot.namespace).items}
+    roles = sorted(holders[m].rsplit(":", 1)[1] for m in members)
+    assert roles == ["Leader", "Member", "Member"], holders
 
 
 def test_etcd_container_has_no_shell(fleet):
@@ -99,13 +139,21 @@ def test_exec_exit_code_and_large_output(debug_container):
 
 def test_debug_container_sees_target_process(debug_container):
     api, ns, name = debug_container
-    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["ps", "-eo", "pid,user,args"])
+    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["ps", "-eo", "pid,user,comm,args"])
     assert rc == 0
-    etcd_lines = [line for line in out.splitlines() if "/usr/local/bin/etcd --config-file" in line]
-    assert etcd_lines, out
-    pid = etcd_lines[0].split()[0]
+    rows = [line.split(None, 3) for line in out.splitlines()[1:]]
+    # shareProcessNamespace: PID 1 is the pod's pause process, etcd-wrapper and backup-restore beside it
+    assert rows[0][0] == "1" and rows[0][2] not in ("etcd-wrapper", "etcd"), out
+    wrapper = [r for r in rows if r[2] == "etcd-wrapper"]
+    assert wrapper and wrapper[0][3].startswith("/etcd-wrapper start-etcd"), out
+    assert [r for r in rows if r[2] == "etcdbrctl"], out
+    pid = wrapper[0][0]
     rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["ls", f"/proc/{pid}/root/var/etcd/ssl/client"])
     assert rc == 0 and "tls.crt" in out.split()
+    # the config etcd-wrapper fetched from backup-restore's /config: this member's name and URLs
+    rc, out, _err = kube.exec_argv(api, ns, "etcd-main-0", name, ["cat", f"/proc/{pid}/root/home/nonroot/etcd.conf.yaml"])
+    assert rc == 0 and "name: etcd-main-0" in out.splitlines(), out
+    assert f"advertise-client-urls: https://etcd-main-0.etcd-main-peer.{ns}.svc:2379" in out.splitlines(), out
 
 
 def test_unknown_image_shows_err_image_pull(fleet):
@@ -173,25 +221,55 @@ def test_fault_nospace_raises_a_real_alarm(fleet, state):
     assert json.loads(faults.etcdctl(state, 2, "etcd-events", "alarm", "list", "-w", "json").stdout).get("alarms") is None
 
 
-def backup_health(api, ns: str, pod: str) -> tuple[int, dict]:
+def backup_get(state, api, ns: str, pod: str, path: str = "/healthz") -> tuple[int, str]:
+    """GET backup-restore over HTTPS by pod IP (its certificate names <etcd>-local and the
+    services, not the pod IP: verified against the namespace's CA without the host name)."""
     ip = client.CoreV1Api(api).read_namespaced_pod(pod, ns).status.pod_ip
+    ctx = ssl.create_default_context(cafile=str(state / "fleet" / f"testbed-{api_index(api)}" / "workload-pki" / ns / "ca" / "ca.crt"))
+    ctx.check_hostname = False
     try:
-        with urllib.request.urlopen(f"http://{ip}:8080/healthz", timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
+        with urllib.request.urlopen(f"https://{ip}:8080{path}", timeout=5, context=ctx) as resp:
+            return resp.status, resp.read().decode()
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read())
+        return exc.code, exc.read().decode()
 
 
-def test_fault_backup_unhealthy(fleet, state):
+def api_index(api) -> int:
+    port = int(api.configuration.host.rsplit(":", 1)[1])
+    return (port - 2 - fleet_mod.PORT_BASE) // 10
+
+
+def healthz(state, api, ns: str, etcd: str) -> list[int]:
+    return [backup_get(state, api, ns, f"{etcd}-{m}")[0] for m in range(3)]
+
+
+def wait_for(check, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while not check() and time.monotonic() < deadline:
+        time.sleep(1)
+    return check()
+
+
+def test_backup_restore_healthz_only_beside_the_leader_and_its_faults(fleet, state):
+    """etcd-backup-restore pkg/server/backuprestoreserver.go: /healthz starts 503 and turns 200 only
+    in the sidecar whose etcd member leads; the testbed's faults switch it and the snapshotter."""
     api, ns = fleet["api"]("testbed-2"), workloads.namespace_for(2)
-    assert backup_health(api, ns, "etcd-main-0") == (200, {"health": True})
+    assert wait_for(lambda: sorted(healthz(state, api, ns, "etcd-main")) == [200, 503, 503]), healthz(state, api, ns, "etcd-main")
+    leader = healthz(state, api, ns, "etcd-main").index(200)
+    code, body = backup_get(state, api, ns, f"etcd-main-{leader}")
+    assert json.loads(body) == {"health": True}
     try:
         faults.backup_unhealthy(state, 2, "etcd-main")
-        for member in range(3):
-            assert backup_health(api, ns, f"etcd-main-{member}") == (503, {"health": False})
+        assert wait_for(lambda: healthz(state, api, ns, "etcd-main") == [503, 503, 503])
+        faults.backup_fault(state, 2, "etcd-main", "stale-delta")
+        time.sleep(2)
+        metrics = backup_get(state, api, ns, f"etcd-main-{leader}", "/metrics")[1]
+        incr = [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith('etcdbr_snapshot_latest_timestamp{kind="Incr"}')]
+        assert incr and time.time() - incr[0] > 19 * 60, metrics
+        assert 'etcdbr_snapshot_required{kind="Incr"} 1' in metrics
     finally:
         faults.heal(state, 2)
-    assert backup_health(api, ns, "etcd-main-2") == (200, {"health": True})
+    assert wait_for(lambda: sorted(healthz(state, api, ns, "etcd-main")) == [200, 503, 503])
 
 
 def test_node_follows_podman_events(fleet, state):
