@@ -213,8 +213,11 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     name, action = choose_name(params["name"], params["image"], spec.get("ephemeralContainers") or [],
                                pstatus.get("ephemeralContainerStatuses") or [])
     target_status = next((s for s in pstatus.get("containerStatuses") or [] if s.get("name") == params["target_container"]), None)
-    if action == "create" and target_status is not None and state_of(target_status)[0] != "running":
-        # a container joining a stopped process namespace cannot start: adding one would only pile up
+    shared = bool(spec.get("shareProcessNamespace"))
+    if action == "create" and not shared and target_status is not None and state_of(target_status)[0] != "running":
+        # a container joining a stopped process namespace cannot start: adding one would only pile up.
+        # Pods sharing one PID namespace (etcd-druid's) are different: the kubelet joins the pod's
+        # namespace (kuberuntime: TARGET mode only without shareProcessNamespace), so it starts.
         raise K8sError(f"container '{params['target_container']}' in {namespace}/{pod_name} is not running "
                        f"({describe(target_status)}): a debug container cannot join it; no container added")
     result["container"] = name

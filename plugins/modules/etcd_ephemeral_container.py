@@ -20,7 +20,9 @@ description:
     A running container with the same name and image is reused (C(changed=false)); if the name
     is taken by a terminated container or another image, C(<name>-2), C(<name>-3), ... is used.
   - Fails fast with the kubelet's message on image pull errors instead of waiting for the timeout,
-    and adds nothing when the target container is not running (a debug container could not join it).
+    and adds nothing when the target container is not running and the pod does not share one PID
+    namespace (a debug container could not join it). Pods with C(shareProcessNamespace) - etcd-druid's -
+    get one either way: it joins the pod's namespace and starts, so a stopped member can be looked at.
 author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:

@@ -1,5 +1,7 @@
-"""The health sweep, diagnose.yml and etcdctl.yml against the local fleet with real faults:
-a NOSPACE alarm, a stopped member, an unhealthy backup-restore, a stopped API server."""
+"""The health sweep, diagnose.yml and etcdctl.yml against the seed-shaped local fleet with real
+faults, each on another variant (HA, non-HA, member name prefix, v0.22 layout): a NOSPACE alarm,
+a stopped member, an unhealthy backup-restore, a stale delta and full snapshot, a failing
+snapshotter, a stopped API server - and nothing else reported on a healthy seed."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -29,6 +32,8 @@ from testbed import workloads  # noqa: E402
 PLAYBOOKS = REPO / "playbooks"
 ARTIFACTS = REPO / "build" / "test-artifacts"
 NS1, NS2 = workloads.namespace_for(1), workloads.namespace_for(2)
+# cluster 2's other namespaces (workloads.shoots_for): non-HA, HA with member name prefix, v0.22 layout
+NONHA2, PREFIX2, OLD2 = "shoot--prod--bravo", "shoot--prod--bravo-ha", "shoot--old--bravo"
 
 
 def inventory(tmp_path: Path, fleet: dict) -> Path:
@@ -55,8 +60,8 @@ def sweep(tmp_path: Path, fleet: dict, image: str, **extra) -> tuple[subprocess.
     return proc, report
 
 
-def by_etcd(report: dict) -> dict[tuple[str, str], dict]:
-    return {(c["name"], e["etcd"]): e for c in report["clusters"] for e in c["etcds"]}
+def by_etcd(report: dict) -> dict[tuple[str, str, str], dict]:
+    return {(c["name"], e["namespace"], e["etcd"]): e for c in report["clusters"] for e in c["etcds"]}
 
 
 class Statuses(HTMLParser):
@@ -76,46 +81,79 @@ class Statuses(HTMLParser):
 
 @pytest.fixture(scope="module")
 def faulty(fleet, state, fleet_debug_image):
-    """cluster 1: etcd-main NOSPACE, etcd-events member 1 stopped; cluster 2: etcd-events backup-restore unhealthy."""
+    """One fault of each kind, each on another variant of the seed shape."""
+    c1, c2 = fleet["contexts"][:2]
     try:
         faults.nospace(state, 1, "etcd-main")
         faults.stop_member(state, 1, "etcd-events", 1)
         faults.backup_unhealthy(state, 2, "etcd-events")
-        yield {(fleet["contexts"][0], "etcd-main"): {"ALARM_NOSPACE"},
-               (fleet["contexts"][0], "etcd-events"): {"MEMBER_UNREACHABLE"},
-               (fleet["contexts"][1], "etcd-events"): {"BACKUP_RESTORE_UNHEALTHY"}}
+        faults.backup_fault(state, 2, "etcd-main", "stale-delta", PREFIX2)
+        faults.backup_fault(state, 2, "etcd-events", "stale-full", NONHA2)
+        faults.backup_fault(state, 2, "etcd-main", "snapshotter-failing", OLD2)
+        time.sleep(2)  # the sidecars read their fault state every second
+        yield {(c1, NS1, "etcd-main"): {"ALARM_NOSPACE"},
+               (c1, NS1, "etcd-events"): {"MEMBER_UNREACHABLE"},
+               (c2, NS2, "etcd-events"): {"BACKUP_RESTORE_UNHEALTHY"},
+               (c2, PREFIX2, "etcd-main"): {"BACKUP_DELTA_STALE"},
+               (c2, NONHA2, "etcd-events"): {"BACKUP_FULL_STALE"},
+               (c2, OLD2, "etcd-main"): {"BACKUP_SNAPSHOTTER_FAILING"}}
     finally:
         faults.heal(state)
+
+
+def test_a_healthy_seed_has_info_findings_only(fleet, state, fleet_debug_image, tmp_path):
+    """Every variant, no fault: no warning, no critical (hibernated etcds are info)."""
+    assert not faults.active(state), faults.active(state)
+    proc, report = sweep(tmp_path, fleet, fleet_debug_image)
+    assert proc.returncode == 0, proc.stdout
+    assert [f for f in report["findings"] if f["severity"] != "info"] == [], json.dumps(report["findings"], indent=1)
+    # (a sidecar that failed snapshots earlier in this fleet's life says so as info: its counter stays)
+    info = {(f["cluster"], f["namespace"], f["etcd"], f["code"]) for f in report["findings"] if f["code"] == "ETCD_HIBERNATED"}
+    assert info == {(c, s.namespace, e.name, "ETCD_HIBERNATED") for c in fleet["contexts"]
+                    for s in workloads.shoots_for(int(c.rsplit("-", 1)[1]), fleet["etcds"], fleet["members"])
+                    for e in s.etcds if not e.replicas}
+    for (cluster, ns, etcd), entry in by_etcd(report).items():
+        if not entry["pods"]:
+            continue
+        assert entry["leader"] and entry["quota_source"] == "etcd config /home/nonroot/etcd.conf.yaml", entry
+        # one row per member, members matched to pods by URL even with a member name prefix
+        assert [m["pod"] for m in entry["members"]] == entry["pods"]
+        assert all(m["reachable"] and m["health"] for m in entry["members"])
+        roles = sorted(m["backup_restore"]["role"] for m in entry["members"])
+        assert roles == ["follower"] * (len(entry["pods"]) - 1) + ["leader"]
+        if ns == PREFIX2:
+            assert all(m["name"] == f"{cluster}-{m['pod']}" for m in entry["members"])
 
 
 def test_sweep_finds_each_fault_on_the_right_etcd(faulty, fleet, fleet_debug_image, tmp_path):
     proc, report = sweep(tmp_path, fleet, fleet_debug_image)
     assert proc.returncode == 2, proc.stdout  # fail_on: critical, at the end, after every cluster was checked
     assert "Fail the sweep when findings meet fail_on" in proc.stdout
-    critical = {}
+    severe = {}
     for f in report["findings"]:
-        if f["severity"] == "critical":
-            critical.setdefault((f["cluster"], f["etcd"]), set()).add(f["code"])
-    # criticals exactly on the faulty etcds; the filled etcd may also be over the quota threshold
-    # (how far the fill got varies) -- nothing else anywhere
-    nospace = (fleet["contexts"][0], "etcd-main")
-    assert set(critical) == set(faulty), json.dumps(report["findings"], indent=1)
+        if f["severity"] in ("critical", "warning"):
+            severe.setdefault((f["cluster"], f["namespace"], f["etcd"]), set()).add(f["code"])
+    # each fault's finding on its etcd and no other warning or critical anywhere; the filled etcd is
+    # over its quota too, and the stopped member may have had no debug container before it stopped
+    nospace, stopped = (fleet["contexts"][0], NS1, "etcd-main"), (fleet["contexts"][0], NS1, "etcd-events")
+    assert set(severe) == set(faulty), json.dumps(report["findings"], indent=1)
     for key, codes in faulty.items():
-        allowed = codes | ({"DB_QUOTA_HIGH", "MEMBER_UNHEALTHY"} if key == nospace else set())
-        assert codes <= critical[key] <= allowed, (key, critical[key])
+        allowed = codes | ({"DB_QUOTA_HIGH"} if key == nospace else {"DEBUG_CONTAINER_FAILED"} if key == stopped else set())
+        assert codes <= severe[key] <= allowed, (key, severe[key])
     etcds = by_etcd(report)
-    events1 = etcds[(fleet["contexts"][0], "etcd-events")]
-    expected = {("MEMBER_UNREACHABLE", "etcd-events-1"), ("DEBUG_CONTAINER_FAILED", "etcd-events-1")}
-    assert {(f["code"], f["pod"]) for f in events1["findings"]} >= expected
+    events1 = etcds[stopped]
+    assert ("MEMBER_UNREACHABLE", "etcd-events-1") in {(f["code"], f["pod"]) for f in events1["findings"]}
     assert [m["pod"] for m in events1["members"] if not m["reachable"]] == ["etcd-events-1"]
-    backup = [f for f in etcds[(fleet["contexts"][1], "etcd-events")]["findings"] if f["code"] == "BACKUP_RESTORE_UNHEALTHY"]
-    assert sorted(f["pod"] for f in backup) == ["etcd-events-0", "etcd-events-1", "etcd-events-2"]
-    assert all(f["value"] == 503 for f in backup)
-    main1 = etcds[(fleet["contexts"][0], "etcd-main")]
-    assert main1["quota_bytes"] == faults.SMALL_QUOTA and main1["quota_source"] == "etcd config"
+    backup = [f for f in etcds[(fleet["contexts"][1], NS2, "etcd-events")]["findings"] if f["code"] == "BACKUP_RESTORE_UNHEALTHY"]
+    leader = etcds[(fleet["contexts"][1], NS2, "etcd-events")]["leader"]
+    assert [(f["pod"], f["value"]) for f in backup] == [(leader, 503)]  # the leader's sidecar, not its standby followers
+    stale = etcds[(fleet["contexts"][1], PREFIX2, "etcd-main")]
+    assert [f["pod"] for f in stale["findings"] if f["code"] == "BACKUP_DELTA_STALE"] == [stale["leader"]]
+    main1 = etcds[nospace]
+    assert main1["quota_bytes"] == faults.SMALL_QUOTA and main1["quota_source"] == "etcd config /home/nonroot/etcd.conf.yaml"
     # everything else is green, and every member of a healthy etcd was seen with a leader
-    for (cluster, etcd), entry in etcds.items():
-        if (cluster, etcd) not in faulty:
+    for key, entry in etcds.items():
+        if key not in faulty and entry["pods"]:
             assert entry["status"] == "ok", entry
             assert entry["leader"] and all(m["reachable"] and m["health"] for m in entry["members"])
     assert report["summary"]["failed"] is True and report["summary"]["clusters"] == len(fleet["contexts"])
@@ -125,11 +163,11 @@ def test_sweep_finds_each_fault_on_the_right_etcd(faulty, fleet, fleet_debug_ima
     jsonschema.Draft202012Validator(schema).validate(report)
     # JUnit: a testcase per etcd, a failure per critical finding
     suites = ET.parse(tmp_path / "report" / "junit.xml").getroot()
-    cases = {(s.get("name"), c.get("name")): c for s in suites.iter("testsuite") for c in s.iter("testcase")}
-    assert set(etcds) <= set(cases)
-    for key, entry in etcds.items():
-        failures = cases[key].findall("failure")
-        assert len(failures) == sum(1 for f in entry["findings"] if f["severity"] == "critical"), key
+    cases = {(c.get("classname"), c.get("name")): c for s in suites.iter("testsuite") for c in s.iter("testcase")}
+    assert {(f"{c}.{ns}", e) for c, ns, e in etcds} <= set(cases), sorted(cases)
+    for (c, ns, e), entry in etcds.items():
+        failures = cases[(f"{c}.{ns}", e)].findall("failure")
+        assert len(failures) == sum(1 for f in entry["findings"] if f["severity"] == "critical"), (c, ns, e)
     # the HTML as a browser shows it: the failing clusters red, the others green
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(tmp_path / "report" / "health_report.html", ARTIFACTS / "health_report.html")
@@ -192,7 +230,7 @@ def test_diagnose_healthy_etcd(faulty, fleet, fleet_debug_image, tmp_path):
     assert proc.returncode == 0, out
     assert f"{NS2}/etcd-main on {fleet['contexts'][1]}: OK, leader etcd-main-" in out
     assert out.count("(leader)") == 1 and "healthy (HTTP 200)" in out
-    assert "% of quota" in out and "quota 8.00 GB (etcd config)" in out
+    assert "% of quota" in out and "quota 8.00 GB (etcd config /home/nonroot/etcd.conf.yaml)" in out
     assert f"--context {fleet['contexts'][1]} -n {NS2} exec etcd-main-" in out and "endpoint health --cluster -w table" in out
     assert "CRITICAL" not in out.split("PLAY RECAP")[0].split("Show each member")[1]
 
@@ -236,7 +274,8 @@ def test_unreachable_cluster_does_not_stop_the_sweep(fleet, state, fleet_debug_i
     assert [f["code"] for f in down["findings"]] == ["CLUSTER_UNREACHABLE"]
     assert "cannot reach the API server" in down["unreachable"] and second.server in down["unreachable"]
     for name in fleet["contexts"][:1] + fleet["contexts"][2:]:
-        assert clusters[name]["unreachable"] is None and len(clusters[name]["etcds"]) == len(fleet["etcds"])
+        shoots = workloads.shoots_for(int(name.rsplit("-", 1)[1]), fleet["etcds"], fleet["members"])
+        assert clusters[name]["unreachable"] is None and len(clusters[name]["etcds"]) == sum(len(x.etcds) for x in shoots)
         assert all(m["reachable"] for e in clusters[name]["etcds"] for m in e["members"] if e["status"] == "ok")
     assert "rescued=1" in proc.stdout  # the dead cluster's discovery was rescued, not failed
 
@@ -246,18 +285,24 @@ def test_unreachable_cluster_does_not_stop_the_sweep(fleet, state, fleet_debug_i
 
 def test_cluster_info_filters(fleet):
     auth = {"kubeconfig": str(fleet["kubeconfig"]), "context": fleet["contexts"][0]}
-    every = run_module("etcd_cluster_info", auth)
+    shoots = workloads.shoots_for(1, fleet["etcds"], fleet["members"])
+    every = run_module("etcd_cluster_info", dict(auth, namespaces=["shoot--*--alpha*"]))
     assert [(e["namespace"], e["name"], len(e["pods"])) for e in every["etcds"]] == \
-        [(NS1, "etcd-events", 3), (NS1, "etcd-main", 3)]
-    assert every["pod_count"] == 6 and every["changed"] is False
-    pod = every["etcds"][1]["pods"][0]
+        sorted((x.namespace, e.name, e.replicas) for x in shoots for e in x.etcds)
+    assert every["pod_count"] == sum(len(x.pods()) for x in shoots) and every["changed"] is False
+    hibernated = [e for e in every["etcds"] if not e["pods"]]
+    assert hibernated and all(e["replicas"] == 0 for e in hibernated)
+    mine = run_module("etcd_cluster_info", dict(auth, namespaces=[NS1]))
+    assert [(e["namespace"], e["name"], len(e["pods"])) for e in mine["etcds"]] == [(NS1, "etcd-events", 3), (NS1, "etcd-main", 3)]
+    pod = mine["etcds"][1]["pods"][0]
     assert pod["name"] == "etcd-main-0" and pod["phase"] == "Running" and pod["ip"]
     only = run_module("etcd_cluster_info", dict(auth, namespaces=[NS1], etcds=["etcd-m*"]))
     assert [e["name"] for e in only["etcds"]] == ["etcd-main"]
     none = run_module("etcd_cluster_info", dict(auth, exclude_namespaces=["shoot--*"]))
     assert none["etcds"] == [] and none["pod_count"] == 0
-    legacy = run_module("etcd_cluster_info", dict(auth, selectors=["name=etcd,instance"]))
-    assert legacy["etcds"] == []  # the fleet carries druid >= v0.23 labels only
+    legacy = run_module("etcd_cluster_info", dict(auth, selectors=["name=etcd,instance"], namespaces=["shoot--*--alpha*"]))
+    old = [x for x in shoots if x.layout == "v0.22"][0]
+    assert {(e["namespace"], e["name"]) for e in legacy["etcds"]} == {(old.namespace, e.name) for e in old.etcds}
     bad = run_module("etcd_cluster_info", dict(auth, namespaces=["no-such-namespace"]))
     assert not bad.failed and bad["etcds"] == []
 
