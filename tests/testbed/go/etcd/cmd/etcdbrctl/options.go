@@ -89,9 +89,9 @@ type options struct {
 	backoffMultiplier, backoffAttemptLimit uint
 	backoffThresholdTime                   time.Duration
 
-	// ours (testbed only): upstream skips a delta snapshot when no event arrived
-	// since the previous snapshot; by default we take an (empty) delta anyway, as a
-	// Gardener etcd always sees writes (kube-apiserver leases).
+	// upstream skips a delta snapshot when no event arrived since the previous
+	// snapshot (pkg/snapshot/snapshotter/snapshotter.go); --testbed-skip-empty-deltas=false
+	// (ours, testbed only) takes an empty one anyway.
 	skipEmptyDeltas bool
 }
 
@@ -175,7 +175,7 @@ func (o *options) addFlags(fs *flag.FlagSet) {
 	fs.UintVar(&o.backoffAttemptLimit, "backoff-attempt-limit", 6, "threshold no. of attempt limit")
 	fs.DurationVar(&o.backoffThresholdTime, "backoff-threshold-time", 128*time.Second, "upper bound backoff time")
 
-	fs.BoolVar(&o.skipEmptyDeltas, "testbed-skip-empty-deltas", false, "testbed only: skip delta snapshots without new revisions, as upstream does")
+	fs.BoolVar(&o.skipEmptyDeltas, "testbed-skip-empty-deltas", true, "testbed only: skip delta snapshots without new revisions, as upstream does (false: take empty ones)")
 }
 
 // validate mirrors the checks upstream runs before starting (snapshotter, compression, GC policy, cron schedules).

@@ -439,6 +439,11 @@ func (ssr *snapshotter) takeDelta(ctx context.Context) error {
 	metricLatestSnapshotRevision.WithLabelValues(kindDelta).Set(float64(rev))
 	metricLatestSnapshotTimestamp.WithLabelValues(kindDelta).Set(float64(created.Unix()))
 	metricSnapshotRequired.WithLabelValues(kindDelta).Set(0)
+	if len(events) > 0 {
+		// upstream sets required{Full} and {Incr} on every event; the next delta clears Incr,
+		// Full stays owed until the next full snapshot (snapshotter.go handleDeltaWatchEvents)
+		metricSnapshotRequired.WithLabelValues(kindFull).Set(1)
+	}
 	metricLatestDeltasTotal.WithLabelValues().Inc()
 	metricLatestDeltasRevisionsTotal.WithLabelValues().Add(float64(revs))
 	if ssr.kube != nil {
