@@ -22,7 +22,6 @@ from kubernetes.stream import stream  # noqa: E402
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT  # noqa: E402
 
 SELECTOR = "app.kubernetes.io/managed-by=etcd-druid,app.kubernetes.io/component=etcd-statefulset"
-ARGS = ["etcd-ops", "MARK", "10", "/var/etcd/config/etcd.conf.yaml", "http://127.0.0.1:8080/healthz", "", "0"]
 
 
 def main() -> int:
@@ -44,15 +43,16 @@ def main() -> int:
     for context in opts.contexts:
         for pod in api(context).list_pod_for_all_namespaces(label_selector=SELECTOR).items:
             etcd = pod.metadata.labels["app.kubernetes.io/part-of"]
-            argv = ["etcdctl", f"--endpoints=https://{etcd}-local:2379", "--command-timeout=10s",
-                    "--cacert=/var/etcd/ssl/ca/bundle.crt", "--cert=/var/etcd/ssl/client/tls.crt",
-                    "--key=/var/etcd/ssl/client/tls.key"]
+            # the health script's positional arguments (see _health.SCRIPT), for etcd-druid >= v0.23 pods
+            argv = ["etcd-ops", "MARK", "10", "0", "mount", "/var/etcd/ssl/ca/bundle.crt", "/var/etcd/ssl/client/tls.crt",
+                    "/var/etcd/ssl/client/tls.key", f"https://{etcd}-local:2379", "", f"https://{etcd}-local:8080",
+                    "/var/etcdbr/ssl/ca/bundle.crt", "/home/nonroot/etcd.conf.yaml"]
             jobs.append((context, pod.metadata.namespace, pod.metadata.name, argv))
 
     def one(job) -> int:
         context, namespace, pod, argv = job
         out = stream(api(context).connect_get_namespaced_pod_exec, pod, namespace, container=opts.container,
-                     command=["bash", "-c", SCRIPT, *ARGS, *argv], stdout=True, stderr=True, stdin=False, tty=False)
+                     command=["bash", "-c", SCRIPT, *argv], stdout=True, stderr=True, stdin=False, tty=False)
         count = out.count("BEGIN")
         if count < 6:
             print(f"{context} {namespace}/{pod}: {count} sections: {out.strip()[-300:]}", file=sys.stderr)

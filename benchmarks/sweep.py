@@ -242,7 +242,7 @@ def main() -> None:
     for count in [opts.clusters] + ([opts.scale] if opts.scale else []):
         print(f"\n== {count} clusters x {len(ETCDS)} etcds x 3 members", flush=True)
         kubeconfig = fleet.up(state, count, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_cli.insecure_registries(),
-                              log=lambda m: None)
+                              log=lambda m: None, shape="minimal")  # the shape of the earlier figures
         inv = inventory(work / f"fleet-{count}.kubeconfig.yml", kubeconfig, count)
         contexts = [f"testbed-{i}" for i in range(1, count + 1)]
         point: dict = {}

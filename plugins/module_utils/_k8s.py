@@ -243,4 +243,6 @@ def run_k8s_module(module, action) -> None:
             module.fail_json(msg=f"the API server of {where} answered HTTP {getattr(exc, 'status', '?')}: {api_message(exc)}")
         reason = str(getattr(exc, "reason", None) or exc).splitlines()
         module.fail_json(msg=f"cannot reach the API server of {where} at {host}: {reason[0] if reason else type(exc).__name__}")
+    for warning in result.pop("warnings", None) or []:
+        module.warn(warning)
     module.exit_json(**result)

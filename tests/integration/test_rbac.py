@@ -38,8 +38,25 @@ def test_sweep_with_exactly_the_shipped_role(fleet, state, fleet_debug_image, tm
     assert proc.returncode == 0, proc.stdout
     codes = {f["code"] for f in report["findings"]}
     assert not codes & {"CLUSTER_UNREACHABLE", "DEBUG_CONTAINER_FAILED", "MEMBER_UNREACHABLE"}, report["findings"]
-    assert report["summary"]["clusters"] == 2 and report["summary"]["members"] == 12
+    pods = sum(len(x.pods()) for i in (1, 2) for x in workloads.shoots_for(i, fleet["etcds"], fleet["members"]))
+    assert report["summary"]["clusters"] == 2 and report["summary"]["members"] == pods
+    assert "ETCD_HIBERNATED" in codes  # StatefulSets listed: hibernated etcds reported
     assert "changed: [testbed-1]" in proc.stdout  # the debug containers were really added (patch allowed)
+
+
+def test_without_listing_statefulsets_hibernated_etcds_go_unreported_with_a_warning(fleet, state, fleet_debug_image, tmp_path):
+    rules = [r for r in rbac.shipped_rules() if "statefulsets" not in r["resources"]]
+    assert len(rules) == len(rbac.shipped_rules()) - 1
+    reduced = rbac.scoped_kubeconfig(state, fleet["kubeconfig"], [1], rules, "etcd-ops-no-statefulsets")
+    proc, report = sweep(tmp_path, [reduced], fleet_debug_image)
+    assert proc.returncode == 0, proc.stdout
+    out = " ".join((proc.stdout + proc.stderr).split())  # a warning on stderr, wrapped
+    assert "forbidden: needs list on statefulsets.apps in all namespaces" in out, out
+    assert "etcds scaled to 0 (hibernated) are not reported" in out
+    codes = {f["code"] for f in report["findings"]}
+    assert "ETCD_HIBERNATED" not in codes and not codes & {"CLUSTER_UNREACHABLE", "DEBUG_CONTAINER_FAILED"}, codes
+    assert report["summary"]["etcds"] == sum(1 for x in workloads.shoots_for(1, fleet["etcds"], fleet["members"])
+                                             for e in x.etcds if e.replicas)
 
 
 @pytest.mark.parametrize("drop, message", [
@@ -61,7 +78,8 @@ def test_each_rule_is_needed_and_named(fleet, state, fleet_debug_image, tmp_path
     assert "Traceback" not in json.dumps(report)
     # the other cluster is complete and healthy
     other = clusters["testbed-2"]
-    assert other["unreachable"] is None and len(other["etcds"]) == 2 and other["status"] == "ok", other
+    etcds = sum(len(x.etcds) for x in workloads.shoots_for(2, fleet["etcds"], fleet["members"]))
+    assert other["unreachable"] is None and len(other["etcds"]) == etcds and other["status"] == "ok", other
 
 
 def test_diagnose_without_pods_log_says_what_is_missing(fleet, state, fleet_debug_image, tmp_path):

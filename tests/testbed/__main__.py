@@ -161,8 +161,8 @@ def demo(state: Path) -> int:
         print(f"\nthe sweep wrote no report (ansible-playbook rc {rc})")
         return rc or 1
     report = json.loads(report_file.read_text())
-    found = {(f["cluster"], f["etcd"], f["code"]) for f in report["findings"]}
-    expected = {(f"testbed-{fault[0]}", fault[2], DEMO_CODES[fault[1]]) for fault in DEMO_FAULTS}
+    found = {(f["cluster"], f["namespace"], f["etcd"], f["code"]) for f in report["findings"]}
+    expected = {(f"testbed-{c}", ns or workloads.namespace_for(c), etcd, DEMO_CODES[kind]) for c, kind, etcd, _m, ns in DEMO_FAULTS}
     missed = expected - found
     print(f"\nThe sweep {'failed, as it should with critical findings' if rc == 2 else f'ended with rc {rc}'} "
           f"(fleet_report_fail_on=critical). Injected faults found: {len(expected - missed)} of {len(expected)}"
