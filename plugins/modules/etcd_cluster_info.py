@@ -16,6 +16,8 @@ description:
     C(etcd-events).
   - The etcd cluster of a pod is its C(app.kubernetes.io/part-of) label (etcd-druid >= v0.23),
     else its C(instance) label (older etcd-druid), else its StatefulSet, else its name without the ordinal.
+  - Also lists the StatefulSets with the same labels; one scaled to 0 (a hibernated shoot) is an etcd
+    without pods (C(replicas=0)). Without permission to list StatefulSets it warns and reports pods only.
   - Reads only; what the C(etcd_wrapper.ops.etcd_discover) role runs once per cluster.
 author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
@@ -104,8 +106,13 @@ etcds:
         - Member pods, sorted by name, each with C(name), C(namespace), C(phase), C(ready), C(ip), C(node),
           C(etcd_state) (C(running), C(waiting (CrashLoopBackOff)), ...), C(restarts) and
           C(ephemeral_containers) (C(name), C(image), C(state)).
+        - Empty for a StatefulSet scaled to 0.
       type: list
       elements: dict
+    replicas:
+      description: The StatefulSet's replicas, null when it was not found (or could not be listed).
+      type: int
+      sample: 3
 namespaces:
   description: Namespaces with at least one etcd.
   returned: success

@@ -22,7 +22,7 @@ description:
   - Fails fast with the kubelet's message on image pull errors instead of waiting for the timeout,
     and adds nothing when the target container is not running and the pod does not share one PID
     namespace (a debug container could not join it). Pods with C(shareProcessNamespace) - etcd-druid's -
-    get one either way: it joins the pod's namespace and starts, so a stopped member can be looked at.
+    get one either way - it joins the pod's namespace and starts, so a stopped member can be looked at.
 author:
   - etcd_wrapper.ops maintainers (@etcd-wrapper-ops)
 extends_documentation_fragment:

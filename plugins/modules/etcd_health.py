@@ -18,7 +18,7 @@ description:
     C(quota-backend-bytes) of the config the etcd runs with (etcd-wrapper's C(/home/nonroot/etcd.conf.yaml)
     read through the etcd process's root, else backup-restore's C(--embedded-etcd-quota-bytes)), and
     backup-restore's C(/healthz) and C(/metrics). The etcd process is found by name
-    (C(etcd-wrapper), else C(etcd)): etcd-druid pods share one PID namespace whose PID 1 is the pause process.
+    (C(etcd-wrapper), else C(etcd)), because etcd-druid pods share one PID namespace whose PID 1 is the pause process.
   - Members are matched to pods by the host of their URLs, not by name (etcd-druid's
     C(memberNamePrefix) names members C(<prefix>-<pod>)).
   - backup-restore is judged the way it works - its C(/healthz) turns 200 only in the sidecar beside the
@@ -33,7 +33,7 @@ description:
     sidecar unhealthy, or no sidecar answered), C(BACKUP_DELTA_STALE) (the leader's latest delta snapshot older
     than 15 min while one is required), C(BACKUP_FULL_STALE) (full snapshot older than 24 h),
     C(BACKUP_SNAPSHOTTER_FAILING) (critical while failing; info once snapshots are current again),
-    C(DEBUG_CONTAINER_FAILED), C(CLUSTER_UNREACHABLE), C(ETCD_HIBERNATED) (info: a StatefulSet scaled
+    C(DEBUG_CONTAINER_FAILED), C(CLUSTER_UNREACHABLE), C(ETCD_HIBERNATED) (info, a StatefulSet scaled
     to 0) and C(NO_ETCD_FOUND) (info).
   - Only read-only etcdctl commands run; etcd is never written.
   - The debug container of a pod is the one named in O(debug_containers), else the newest running
@@ -210,14 +210,28 @@ etcds:
       description: The quota used for C(DB_QUOTA_HIGH).
       type: int
     quota_source:
-      description: C(etcd config) or C(default 8 GiB).
+      description:
+        - Where the quota came from - C(etcd config <path>) (the config the etcd runs with, e.g. etcd-wrapper's
+          C(/home/nonroot/etcd.conf.yaml)), backup-restore's C(--embedded-etcd-quota-bytes), or C(default 8 GiB).
       type: str
+    replicas:
+      description: The StatefulSet's replicas as discovery saw them (0 for a hibernated etcd), null when unknown.
+      type: int
+    sources:
+      description:
+        - Where the checks' settings came from - C(tls), C(endpoint), C(config) and C(backup_restore) - e.g.
+          C(args of container 'backup-restore' (--cacert, --cert, --key)); a mount-layout or default guess says so.
+        - Null when no member could be checked.
+      type: dict
     members:
       description:
         - Per member C(pod), C(id) (hex, as etcdctl prints it), C(name), C(is_leader), C(is_learner),
           C(reachable), C(health), C(health_error), C(db_size), C(db_size_in_use), C(db_quota_ratio),
-          C(revision), C(raft_index), C(raft_term), C(version), C(backup_restore) (C(status), C(health)),
+          C(revision), C(raft_index), C(raft_term), C(version), C(backup_restore) (C(status), C(health), C(role) -
+          C(leader) or C(follower), whose 503 is normal - C(full_snapshot_age_s), C(delta_snapshot_age_s),
+          C(snapshotter_failures)), C(etcd_process) (C(pid), C(name) of the etcd process found by name),
           C(debug_container), C(debug_error); with O(detail) also C(endpoint_status_table), C(cheatsheet), C(logs).
+        - One row per member pod; members are matched to pods by the host of their URLs.
       type: list
       elements: dict
     findings:

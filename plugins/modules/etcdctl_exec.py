@@ -71,7 +71,7 @@ options:
     default: json
   endpoints:
     description:
-      - etcd endpoints. Default the member's own client URL: backup-restore's C(--endpoints) on an
+      - etcd endpoints. Default the member's own client URL, that is backup-restore's C(--endpoints) on an
         etcd-druid pod (C(https://<etcd>-local:2379)), else the pod's C(*-local) host alias for 127.0.0.1,
         else C(127.0.0.1), with the port from etcd-wrapper's C(--etcd-client-port) (2379 when absent)
         (C(http) with O(tls=none)).

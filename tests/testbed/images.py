@@ -110,7 +110,7 @@ def ensure_etcd_source(state: Path, log=print) -> str:
         return ETCD_SOURCE
     log(f"  making {ETCD_SOURCE} from {', '.join(str(p) for p in tools.values())}")
     dirs = dict(DISTROLESS_DIRS, **{"usr": 0o755, "usr/local": 0o755, "usr/local/bin": 0o755,
-                                     "var": 0o755, "var/etcd": 0o700, "var/lib": 0o755, "var/lib/etcd": 0o700})
+                                    "var": 0o755, "var/etcd": 0o700, "var/lib": 0o755, "var/lib/etcd": 0o700})
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp, "rootfs.tar")
         _distroless_tar(archive, {f"usr/local/bin/{name}": path for name, path in tools.items()}, dirs)

@@ -134,6 +134,11 @@ def labels(etcd: str, layout: str = "v0.23") -> dict[str, str]:
             "app.kubernetes.io/component": "etcd-statefulset", "app.kubernetes.io/managed-by": "etcd-druid", **gardener}
 
 
+def _selector_keys(layout: str) -> tuple[str, ...]:
+    """The StatefulSet's selector labels (druid: managed-by + part-of; v0.22: name + instance)."""
+    return ("name", "instance") if layout == "v0.22" else ("app.kubernetes.io/managed-by", "app.kubernetes.io/part-of")
+
+
 def selector(etcd: str, layout: str = "v0.23") -> str:
     """A label selector for one etcd's pods."""
     return f"instance={etcd},name=etcd" if layout == "v0.22" else f"app.kubernetes.io/part-of={etcd}"
@@ -203,7 +208,7 @@ initial-advertise-peer-urls:
   auto-tls: false
 """
     if etcd.ha:
-        text += f"""peer-transport-security:
+        text += """peer-transport-security:
   cert-file: /var/etcd/ssl/peer/server/tls.crt
   key-file: /var/etcd/ssl/peer/server/tls.key
   client-cert-auth: true
@@ -461,9 +466,7 @@ def manifests(shoot: Shoot, images: dict[str, str], node: str, pki_root: Path) -
                             "metadata": {"name": name, "namespace": ns, "labels": dict(lab)},
                             "spec": {"replicas": etcd.replicas, "serviceName": f"{name}-peer",
                                      "podManagementPolicy": "Parallel",
-                                     "selector": {"matchLabels": {k: lab[k] for k in (("name", "instance") if layout == "v0.22"
-                                                                                     else ("app.kubernetes.io/managed-by",
-                                                                                           "app.kubernetes.io/part-of"))}},
+                                     "selector": {"matchLabels": {k: lab[k] for k in _selector_keys(layout)}},
                                      "template": template}}, name, layout))
         for pod in etcd.pods():
             objs.append({"apiVersion": "v1", "kind": "Pod",
