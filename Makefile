@@ -82,7 +82,8 @@ docs: venv link
 	  ansible-doc -t inventory etcd_wrapper.ops.$$p >/dev/null; echo "ansible-doc -t inventory $$p: ok"; done
 
 # kube-apiserver + kubectl (k8s.io/kubernetes from the Go module proxy), etcdops-node
-# (virtual-kubelet + podman provider), backup-restore-stub; cold ~15 min on 2 cores, then cached
+# (virtual-kubelet + podman provider), the etcd-wrapper and etcd-backup-restore stand-ins with
+# etcdctl/etcdutl v3.5.35; cold ~17 min on 2 cores, then cached
 binaries:
 	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/build.sh $(CURDIR)/build/bin
 	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/node/build.sh $(CURDIR)/build/bin

@@ -1,6 +1,6 @@
 """Go binaries of the fleet, built from the Go module proxy into <repo>/build/bin:
-kube-apiserver and kubectl (tests/testbed/go/apiserver), etcdops-node and
-backup-restore-stub (tests/testbed/go/node), etcd-wrapper, etcdbrctl, etcdctl and etcdutl
+kube-apiserver and kubectl (tests/testbed/go/apiserver), etcdops-node (tests/testbed/go/node),
+etcd-wrapper, etcdbrctl, etcdctl and etcdutl
 v3.5.35 (tests/testbed/go/etcd). Each build script skips what is up to date."""
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from . import procs
 REPO = Path(__file__).resolve().parents[2]
 GO_DIR = REPO / "tests" / "testbed" / "go"
 BIN_DIR = Path(os.environ.get("TESTBED_BIN_DIR", REPO / "build" / "bin"))
-NAMES = ("kube-apiserver", "kubectl", "etcdops-node", "backup-restore-stub",
-         "etcd-wrapper", "etcdbrctl", "etcdctl", "etcdutl")
+NAMES = ("kube-apiserver", "kubectl", "etcdops-node", "etcd-wrapper", "etcdbrctl", "etcdctl", "etcdutl")
 SCRIPTS = (GO_DIR / "build.sh", GO_DIR / "node" / "build.sh", GO_DIR / "etcd" / "build.sh")
 
 

@@ -13,16 +13,10 @@ set -euo pipefail
 
 script_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
 mod_dir="${script_dir}/apiserver"
-out_dir="${1:-${script_dir}/../../../build/bin}"
-mkdir -p "${out_dir}"
-out_dir="$(cd -- "${out_dir}" && pwd)"
-
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:${PATH}"
-fi
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-export CGO_ENABLED=0
+# shellcheck disable=SC1091  # lib.sh, beside this script
+source "${script_dir}/lib.sh"
+out_dir="$(abs_dir "${1:-${script_dir}/../../../build/bin}")"
+go_env
 
 # The Kubernetes version comes from the go.mod require line.
 k8s_version="$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v1\./ {print $2; exit}' "${mod_dir}/go.mod")"

@@ -7,61 +7,14 @@
 #
 # Usage: build.sh [OUTPUT_DIR]   (default: <repo>/build/bin)
 #
-# Static builds (CGO_ENABLED=0, -trimpath, -ldflags "-s -w"). The build is skipped
-# when all four binaries exist and the hash of the module sources (go.mod, go.sum,
-# *.go), the Go version and the flags equals the one stored next to them in
-# OUTPUT_DIR/.etcdops-etcd.srchash. Set FORCE=1 to rebuild anyway.
+# Static builds; skipped while the module's sources, the Go version and the flags are unchanged
+# (../lib.sh build_module, hash in OUTPUT_DIR/.etcdops-etcd.srchash). FORCE=1 rebuilds anyway.
 set -euo pipefail
 
 mod_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)"
-out_dir="${1:-${mod_dir}/../../../../build/bin}"
-mkdir -p "${out_dir}"
-out_dir="$(cd -- "${out_dir}" && pwd)"
-
-if ! command -v go >/dev/null 2>&1 && [[ -x /usr/local/go/bin/go ]]; then
-  export PATH="/usr/local/go/bin:${PATH}"
-fi
-export GOTOOLCHAIN="${GOTOOLCHAIN:-local}"
-export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
-export CGO_ENABLED=0
-ldflags="-s -w"
-
-targets=(
-  "etcd-wrapper:./cmd/etcd-wrapper"
-  "etcdbrctl:./cmd/etcdbrctl"
-  "etcdctl:go.etcd.io/etcd/etcdctl/v3"
-  "etcdutl:go.etcd.io/etcd/etcdutl/v3"
-)
-
-hash_file="${out_dir}/.etcdops-etcd.srchash"
-src_hash="$(
-  cd "${mod_dir}"
-  {
-    go version
-    echo "ldflags=${ldflags} CGO_ENABLED=${CGO_ENABLED} GOFLAGS=${GOFLAGS} targets=${targets[*]}"
-    find . -type f \( -name '*.go' -o -name go.mod -o -name go.sum \) -print0 \
-      | LC_ALL=C sort -z | xargs -0 sha256sum
-  } | sha256sum | cut -d' ' -f1
-)"
-
-all_present=1
-for target in "${targets[@]}"; do
-  [[ -x "${out_dir}/${target%%:*}" ]] || all_present=0
-done
-if [[ "${FORCE:-0}" != 1 && "${all_present}" == 1 && -f "${hash_file}" \
-      && "$(cat "${hash_file}")" == "${src_hash}" ]]; then
-  echo "etcd-wrapper, etcdbrctl, etcdctl and etcdutl up to date in ${out_dir}, skipping"
-  exit 0
-fi
-
-start=${SECONDS}
-cd "${mod_dir}"
-for target in "${targets[@]}"; do
-  bin="${target%%:*}"
-  pkg="${target#*:}"
-  echo "building ${bin} -> ${out_dir}/${bin}"
-  go build -trimpath -ldflags "${ldflags}" -o "${out_dir}/${bin}.tmp" "${pkg}"
-  mv -f "${out_dir}/${bin}.tmp" "${out_dir}/${bin}"
-done
-echo "${src_hash}" > "${hash_file}"
-echo "build.sh: built etcd-wrapper, etcdbrctl, etcdctl and etcdutl in $((SECONDS - start))s"
+# shellcheck disable=SC1091  # lib.sh, beside this script
+source "${mod_dir}/../lib.sh"
+go_env
+build_module "${mod_dir}" "$(abs_dir "${1:-${mod_dir}/../../../../build/bin}")" etcd \
+  "etcd-wrapper:./cmd/etcd-wrapper" "etcdbrctl:./cmd/etcdbrctl" \
+  "etcdctl:go.etcd.io/etcd/etcdctl/v3" "etcdutl:go.etcd.io/etcd/etcdutl/v3"
