@@ -29,7 +29,7 @@ READ_ONLY = {
     ("member", "list"), ("alarm", "list"),
     ("lease", "list"), ("lease", "timetolive"),
     ("user", "list"), ("user", "get"), ("role", "list"), ("role", "get"), ("auth", "status"),
-    ("snapshot", "save"), ("snapshot", "status"),  # save reads etcd, writes a file in the container
+    ("snapshot", "status"),  # (snapshot save writes a file: a write, skipped in check mode)
 }
 # commands whose output etcdctl can print as JSON (-w json)
 JSON_CAPABLE = {
@@ -42,7 +42,6 @@ JSON_CAPABLE = {
     ("snapshot", "status"),
 }
 WITH_SUBCOMMAND = {"endpoint", "member", "alarm", "lease", "user", "role", "auth", "snapshot", "check", "defrag"}
-SHELLS = {"sh", "bash", "dash", "ash", "zsh", "ksh", "busybox"}
 SECRET_FLAGS = {"--password", "--user"}
 REDACTED = "********"
 
@@ -74,26 +73,46 @@ def classify_etcdctl(args: list[str]) -> tuple[str, str]:
     return "write", name
 
 
+# Programs that only read (deny by default: anything else needs allow_write). The debug container
+# reaches the etcd's files and process, so "only read" is about the pod, not etcd alone.
+READ_PROGRAMS = {"cat", "ls", "ps", "pgrep", "jq", "print-etcd-cheatsheet", "sleep", "test", "[", "stat", "du", "df",
+                 "head", "tail", "grep", "sha256sum", "seq", "true", "id", "uname", "getent", "wc", "echo"}
+# openssl subcommands that only read, as long as no output file is named
+OPENSSL_READ = {"x509", "verify", "s_client", "crl", "asn1parse", "version", "ciphers"}
+OPENSSL_WRITE_FLAGS = ("-out", "-keyout", "-sess_out", "-msgfile", "-keylogfile")
+CURL_WRITE_FLAGS = ("-d", "--data", "-F", "--form", "-T", "--upload-file", "--json")
+
+
 def classify_argv(argv: list[str]) -> tuple[str, str]:
-    """Any command: etcdctl is classified by its arguments, shells can do anything (write),
-    curl writes when it sends data or a non-GET method; other programs only read."""
+    """Any command: etcdctl is classified by its arguments; curl reads only as GET/HEAD without
+    data; openssl only in reading subcommands without output files; READ_PROGRAMS read; every
+    other program (shells, etcdutl, touch, kill, rm, cp, date, env, find, ...) counts as a write."""
     program = os.path.basename(argv[0]) if argv else ""
     if program == "etcdctl":
         return classify_etcdctl(argv[1:])
-    if program in SHELLS or program == "etcdutl":
-        return "write", program
     if program == "curl":
-        for i, arg in enumerate(argv[1:], start=1):
-            if arg.startswith(("-d", "--data", "-F", "--form", "-T", "--upload-file", "--json")):
-                return "write", "curl (sends data)"
-            if arg in ("-X", "--request") and i + 1 < len(argv) and argv[i + 1].upper() not in ("GET", "HEAD"):
-                return "write", f"curl -X {argv[i + 1]}"
-            if arg.startswith(("-X", "--request=")) and arg not in ("-X", "--request"):
-                method = arg[2:] if arg.startswith("-X") else arg.split("=", 1)[1]
-                if method.upper() not in ("GET", "HEAD"):
-                    return "write", f"curl -X {method}"
-        return "read", "curl"
-    return "read", program
+        return _classify_curl(argv)
+    if program == "openssl":
+        sub = argv[1] if len(argv) > 1 else ""
+        if sub in OPENSSL_READ and not any(a.split("=", 1)[0] in OPENSSL_WRITE_FLAGS for a in argv[2:]):
+            return "read", f"openssl {sub}"
+        return "write", f"openssl {sub or '(no subcommand)'}"
+    if program in READ_PROGRAMS:
+        return "read", program
+    return "write", program or "(no program)"
+
+
+def _classify_curl(argv: list[str]) -> tuple[str, str]:
+    for i, arg in enumerate(argv[1:], start=1):
+        if arg.startswith(CURL_WRITE_FLAGS):
+            return "write", "curl (sends data)"
+        if arg in ("-X", "--request") and i + 1 < len(argv) and argv[i + 1].upper() not in ("GET", "HEAD"):
+            return "write", f"curl -X {argv[i + 1]}"
+        if arg.startswith(("-X", "--request=")) and arg not in ("-X", "--request"):
+            method = arg[2:] if arg.startswith("-X") else arg.split("=", 1)[1]
+            if method.upper() not in ("GET", "HEAD"):
+                return "write", f"curl -X {method}"
+    return "read", "curl"
 
 
 def has_flag(args: list[str], *names: str) -> bool:

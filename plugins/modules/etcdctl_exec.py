@@ -58,8 +58,13 @@ options:
   argv:
     description:
       - Any command as a list, for example C([curl, -s, http://127.0.0.1:8080/healthz]).
-      - C(etcdctl) here is classified like O(etcdctl); shells (C(sh), C(bash), ...) and C(etcdutl)
-        count as writes; C(curl) writes when it sends data or a method other than GET/HEAD.
+      - Deny by default - only programs known to read run without O(allow_write), namely C(cat), C(ls), C(ps),
+        C(pgrep), C(jq), C(print-etcd-cheatsheet), C(sleep), C(test), C(stat), C(du), C(df), C(head), C(tail),
+        C(grep), C(sha256sum), C(seq), C(true), C(id), C(uname), C(getent), C(wc), C(echo), C(curl) as GET/HEAD
+        without data, and C(openssl) C(x509)/C(verify)/C(s_client)/C(crl)/C(asn1parse)/C(version)/C(ciphers)
+        without an output file. C(etcdctl) here is classified like O(etcdctl). Everything else - shells,
+        C(etcdutl), C(touch), C(kill), C(rm), ... - counts as a write: the debug container reaches the
+        etcd's files and process.
     type: list
     elements: str
   output:
@@ -96,8 +101,8 @@ options:
   allow_write:
     description:
       - Allow commands that change etcd (put, del, txn, compaction, defrag, member add/remove/update/promote,
-        alarm disarm, snapshot restore, move-leader, lease grant/revoke, lock, elect, auth/user/role changes)
-        and anything not known to be read-only.
+        alarm disarm, snapshot restore, move-leader, lease grant/revoke, lock, elect, auth/user/role changes),
+        C(snapshot save) (it writes a file in the container) and anything not known to be read-only.
     type: bool
     default: false
 notes:

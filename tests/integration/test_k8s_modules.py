@@ -155,6 +155,25 @@ def test_write_refused_without_allow_write_and_skipped_in_check_mode(attached, a
     etcdctl(auth, "del", "/etcdops/test", allow_write=True)
 
 
+def test_unknown_programs_need_allow_write(attached, auth):
+    """Deny by default: the debug container reaches the etcd's files and process, so a program not
+    known to only read (touch, kill, ...) is refused, and snapshot save (a file) is skipped in check mode."""
+    pod = dict(auth, namespace=NS1, pod="etcd-main-1")
+    touch = run_module("etcdctl_exec", dict(pod, argv=["touch", "/work/guard-probe"]))
+    assert touch.failed and touch["msg"].startswith("refusing to run 'touch': it writes to etcd or is not known to be read-only")
+    kill = run_module("etcdctl_exec", dict(pod, argv=["kill", "-0", "1"]))
+    assert kill.failed and "refusing to run 'kill'" in kill["msg"]
+    assert run_module("etcdctl_exec", dict(pod, argv=["ls", "/work"]))["stdout"].split().count("guard-probe") == 0
+    reader = run_module("etcdctl_exec", dict(pod, argv=["openssl", "x509", "-in", "/var/etcd/ssl/client/tls.crt", "-noout",
+                                                        "-subject"]))
+    assert not reader.failed and "etcd-client" in reader["stdout"] and reader["changed"] is False
+    refused = etcdctl(auth, "snapshot", "save", "/work/guard.db")
+    assert refused.failed and "refusing to run 'etcdctl snapshot save'" in refused["msg"]
+    planned = etcdctl(auth, "snapshot", "save", "/work/guard.db", allow_write=True, check=True)
+    assert planned["skipped"] is True and planned["changed"] is True
+    assert "guard.db" not in run_module("etcdctl_exec", dict(pod, argv=["ls", "/work"]))["stdout"]
+
+
 def test_exec_timeout(attached, auth):
     start = time.monotonic()
     result = run_module("etcdctl_exec", dict(auth, namespace=NS1, pod="etcd-main-1", argv=["sleep", "60"], timeout=2))

@@ -50,7 +50,7 @@ DRUID_OLD = {
     (["-w", "table", "member", "list"], "read", "member list"),
     (["alarm", "list"], "read", "alarm list"),
     (["get", "", "--prefix", "--keys-only"], "read", "get"),
-    (["snapshot", "save", "/work/snap.db"], "read", "snapshot save"),
+    (["snapshot", "save", "/work/snap.db"], "write", "snapshot save"),  # a file in the container
     (["put", "k", "v"], "write", "put"),
     (["del", "k"], "write", "del"),
     (["txn"], "write", "txn"),
@@ -91,6 +91,27 @@ def test_classify_etcdctl(args, kind, name):
     (["curl", "--request=GET", "http://x"], "read"),
     (["curl", "-d", "x", "http://x"], "write"),
     (["ps", "-ef"], "read"),
+    # deny by default: only known readers run without allow_write
+    *[([prog, "x"], "read") for prog in ("cat", "ls", "ps", "pgrep", "jq", "print-etcd-cheatsheet", "sleep", "test",
+                                         "stat", "du", "df", "head", "tail", "grep", "sha256sum", "seq", "true", "id",
+                                         "uname", "getent", "wc", "echo")],
+    (["touch", "/proc/17/root/var/etcd/data/x"], "write"),
+    (["kill", "-9", "17"], "write"),
+    (["rm", "-rf", "/work"], "write"),
+    (["cp", "a", "b"], "write"),
+    (["date", "-s", "2020-01-01"], "write"),
+    (["env", "rm", "x"], "write"),
+    (["find", "/", "-delete"], "write"),
+    (["sort", "-o", "f", "f"], "write"),
+    (["python3", "-c", "1"], "write"),
+    ([""], "write"),
+    (["openssl", "x509", "-in", "/var/etcd/ssl/client/tls.crt", "-noout", "-text"], "read"),
+    (["openssl", "s_client", "-connect", "etcd-main-local:2379"], "read"),
+    (["openssl", "x509", "-in", "a.crt", "-out", "b.crt"], "write"),
+    (["openssl", "genrsa", "-out", "k.pem"], "write"),
+    (["openssl"], "write"),
+    (["etcdctl", "snapshot", "save", "/work/s.db"], "write"),  # writes a file: skipped in check mode
+    (["etcdctl", "snapshot", "status", "/work/s.db"], "read"),
 ])
 def test_classify_argv(argv, kind):
     assert classify_argv(argv)[0] == kind
