@@ -14,19 +14,30 @@ ATEST := $(CURDIR)/build/ansible-test/ansible_collections/etcd_wrapper/ops
 PIP_BOOTSTRAP := 24.2
 ATEST_CACHE := $(HOME)/.ansible/test/cache
 TESTBED_DIR ?= $(CURDIR)/.testbed
+# `make dist`: the collection tarball, built from a clean copy of the tracked files (galaxy.yml's
+# build_ignore decides what goes in); `make galaxy-import` runs galaxy-importer on it
+DIST := $(CURDIR)/build/dist
+DIST_ROOT := $(CURDIR)/build/dist-tree
+DIST_TREE := $(DIST_ROOT)/ansible_collections/etcd_wrapper/ops
+GALAXY_IMPORTER_CFG := $(CURDIR)/tests/galaxy-importer.cfg
+# the tracked (and untracked, not ignored) files of the checkout, copied to $(1)
+copy_tracked = git ls-files -z --cached --others --exclude-standard | \
+	  while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
+	  xargs -0 cp --parents -t $(1)
 
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PYTHONPATH := $(CURDIR)/tests
 export TESTBED_DIR
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps venv link thirdparty binaries fleet-up demo demo-heal test sanity units integration lint changelog-lint ansible-test-cache atest-tree docs testbed-up testbed-down clean
+.PHONY: help deps venv link thirdparty binaries fleet-up demo demo-heal test sanity units integration lint changelog-lint ansible-test-cache atest-tree dist galaxy-import docs testbed-up testbed-down clean
 
 help:
 	@echo "make demo    3-cluster local fleet + one fault of each kind + debug image + health_sweep.yml, then the summary"
 	@echo "make demo-heal     undo the demo's faults"
 	@echo "make test    sanity + unit + integration tests (starts podman, registries, kind node)"
 	@echo "make testbed-down  stop everything the tests/demo started"
+	@echo "make dist    the collection tarball in build/dist; make galaxy-import runs galaxy-importer on it"
 
 deps:
 	tests/tools/install-system-deps.sh
@@ -51,9 +62,7 @@ ansible-test-cache: venv
 
 atest-tree: ansible-test-cache
 	rm -rf $(ATEST) && mkdir -p $(ATEST)
-	git ls-files -z --cached --others --exclude-standard | \
-	  while IFS= read -r -d '' f; do [ -e "$$f" ] && printf '%s\0' "$$f"; done | \
-	  xargs -0 cp --parents -t $(ATEST)
+	$(call copy_tracked,$(ATEST))
 	# its own git index, so ansible-test lists exactly these files (the repo's .gitignore hides build/)
 	cd $(ATEST) && git init -q && git add -A
 
@@ -62,6 +71,23 @@ sanity: atest-tree
 
 units: atest-tree
 	cd $(ATEST) && ansible-test units --venv --requirements --python 3.11 --color no $(UNITS_ARGS)
+
+# the collection tarball as Galaxy / Automation Hub get it: build/dist/etcd_wrapper-ops-<version>.tar.gz
+dist: venv
+	rm -rf $(DIST) $(DIST_ROOT) && mkdir -p $(DIST) $(DIST_TREE)
+	$(call copy_tracked,$(DIST_TREE))
+	ansible-galaxy collection build --output-path $(DIST) $(DIST_TREE)
+	@tar -tzf $(DIST)/etcd_wrapper-ops-*.tar.gz | awk -F/ '{print $$1}' | sort | uniq -c
+	@ls -l $(DIST)/etcd_wrapper-ops-*.tar.gz
+
+# galaxy-importer (what Galaxy and Automation Hub run on upload) on the tarball, with the repo's
+# config (tests/galaxy-importer.cfg: ansible-test in a container off, ansible-lint offline on).
+# It writes importer_result.json into its working directory: build/dist. Fails on any ERROR line.
+galaxy-import: dist
+	cd $(DIST) && GALAXY_IMPORTER_CONFIG=$(GALAXY_IMPORTER_CFG) $(BIN)/python -m galaxy_importer.main \
+	  etcd_wrapper-ops-*.tar.gz 2>&1 | tee galaxy-importer.log
+	@! grep -E '^(ERROR|CRITICAL)' $(DIST)/galaxy-importer.log
+	@grep -q '^Importer processing completed successfully' $(DIST)/galaxy-importer.log
 
 # awx.awx (for extensions/awx/configure.yml) from the ansible wheel on PyPI: Galaxy is unreachable
 THIRDPARTY := $(CURDIR)/build/bench-cache/collections
@@ -92,7 +118,7 @@ binaries:
 integration: deps venv link binaries
 	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
 
-test: deps sanity units lint changelog-lint docs integration
+test: deps sanity units lint changelog-lint docs galaxy-import integration
 
 demo: deps venv link binaries
 	$(BIN)/python -m testbed demo

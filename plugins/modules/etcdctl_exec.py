@@ -63,8 +63,8 @@ options:
         C(grep), C(sha256sum), C(seq), C(true), C(id), C(uname), C(getent), C(wc), C(echo), C(curl) as GET/HEAD
         without data, and C(openssl) C(x509)/C(verify)/C(s_client)/C(crl)/C(asn1parse)/C(version)/C(ciphers)
         without an output file. C(etcdctl) here is classified like O(etcdctl). Everything else - shells,
-        C(etcdutl), C(touch), C(kill), C(rm), ... - counts as a write: the debug container reaches the
-        etcd's files and process.
+        C(etcdutl), C(touch), C(kill), C(rm), ... - counts as a write, because the debug container reaches
+        the etcd's files and process.
     type: list
     elements: str
   output:
