@@ -35,14 +35,18 @@ def matches(name: str, include: list[str] | None, exclude: list[str] | None) -> 
     return not any(fnmatch.fnmatchcase(name, p) for p in exclude or [])
 
 
+def _group_label(meta: dict) -> str | None:
+    """The etcd an object's labels name (part-of, else instance), None if none."""
+    labels = meta.get("labels") or {}
+    return next((labels[key] for key in GROUP_LABELS if labels.get(key)), None)
+
+
 def etcd_name(pod: dict) -> str:
     """The etcd cluster a pod belongs to: its part-of/instance label, its StatefulSet, or its
     name without the ordinal."""
     meta = pod.get("metadata") or {}
-    labels = meta.get("labels") or {}
-    for key in GROUP_LABELS:
-        if labels.get(key):
-            return labels[key]
+    if _group_label(meta):
+        return _group_label(meta)
     for owner in meta.get("ownerReferences") or []:
         if owner.get("kind") == "StatefulSet" and owner.get("name"):
             return owner["name"]
@@ -118,7 +122,7 @@ def add_statefulsets(etcds: list[dict], statefulsets: list[dict], etcd_include=N
     replicas: dict[tuple[str, str], int] = {}
     for sts in statefulsets:
         meta = sts.get("metadata") or {}
-        name = etcd_name({"metadata": {"name": meta.get("name") + "-0", "labels": meta.get("labels")}})
+        name = _group_label(meta) or meta.get("name")  # the StatefulSet is named after its etcd
         if matches(name, etcd_include, etcd_exclude):
             replicas[(meta.get("namespace"), name)] = (sts.get("spec") or {}).get("replicas", 1)
     out = [dict(e, replicas=replicas.get((e["namespace"], e["name"]))) for e in etcds]

@@ -26,10 +26,18 @@ import os
 
 DEFAULT_CLIENT_PORT = 2379
 DEFAULT_BACKUP_PORT = 8080
-DEFAULT_QUOTA = 8 * 1024 ** 3
 WRAPPER_CONFIG = "/home/nonroot/etcd.conf.yaml"   # etcd-wrapper: $HOME/etcd.conf.yaml of UID 65532
 BR_CONFIG = "/var/etcd/config/etcd.conf.yaml"     # the ConfigMap, mounted into backup-restore only
 PROCESS_NAMES = ("etcd-wrapper", "etcd")          # what runs in the etcd container, in this order
+# bash: $pid = the first process named as in PROCESS_NAMES (by /proc/<pid>/comm), empty if none. Shared
+# by the health script and etcdctl_exec: never PID 1, which is the pause process in druid's pods.
+FIND_ETCD_PID = f"""pid=
+for n in {' '.join(PROCESS_NAMES)}; do
+  for p in /proc/[0-9]*; do
+    [ "$(cat "$p/comm" 2>/dev/null)" = "$n" ] && {{ pid=${{p#/proc/}}; break 2; }}
+  done
+done
+"""
 BACKUP_CONTAINER = "backup-restore"
 
 

@@ -240,15 +240,10 @@ def _find_container(pod: dict, name: str) -> tuple[dict | None, dict | None]:
 # PID 1 is the pause process), so argv carries a token that PROC_EXEC replaces before exec.
 ETCD_ROOT_TOKEN = "@ETCD_ROOT@"
 ETCD_ROOT_SHOWN = "/proc/<etcd-pid>/root"
-PROC_EXEC = r"""p=
-for d in /proc/[0-9]*; do
-  c=$(cat "$d/comm" 2>/dev/null)
-  if [ "$c" = etcd-wrapper ]; then p=${d#/proc/}; break; fi
-  if [ "$c" = etcd ] && [ -z "$p" ]; then p=${d#/proc/}; fi
-done
-[ -n "$p" ] || { echo "no etcd-wrapper or etcd process in this PID namespace (is the debug container targeting 'etcd'?)" >&2; exit 127; }
+PROC_EXEC = _druid.FIND_ETCD_PID + r"""[ -n "$pid" ] || {
+  echo "no etcd-wrapper or etcd process in this PID namespace (is the debug container targeting 'etcd'?)" >&2; exit 127; }
 a=()
-for x in "$@"; do a+=("${x//@ETCD_ROOT@//proc/$p/root}"); done
+for x in "$@"; do a+=("${x//@ETCD_ROOT@//proc/$pid/root}"); done
 exec "${a[@]}"
 """
 TLS_KEYS = ("cacert", "cert", "key")

@@ -34,13 +34,7 @@ m=$1 to=$2 detail=$3 via=$4 ca=$5 cert=$6 key=$7 ep=$8 qarg=$9 br=${10} brca=${1
 shift 11
 t=$(mktemp -d 2>/dev/null) || { echo "$m FATAL cannot create a temporary directory"; exit 90; }
 trap 'rm -rf "$t"' EXIT
-pid=
-for n in etcd-wrapper etcd; do
-  for p in /proc/[0-9]*; do
-    [ "$(cat "$p/comm" 2>/dev/null)" = "$n" ] && { pid=${p#/proc/}; break 2; }
-  done
-done
-root=/proc/${pid:-1}/root
+""" + _druid.FIND_ETCD_PID + r"""root=/proc/${pid:-1}/root
 printf '%s PROC %s %s\n' "$m" "${pid:-none}" "$(cat "/proc/${pid:-1}/comm" 2>/dev/null)"
 if [ "$via" = proc ]; then ca=$root$ca cert=$root$cert key=$root$key; fi
 if [ -n "$brca" ] && [ ! -r "$brca" ] && [ -r "$root$brca" ]; then brca=$root$brca; fi

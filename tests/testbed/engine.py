@@ -8,6 +8,8 @@ under the state dir and exports them through CONTAINERS_* variables, so nothing 
 
 from __future__ import annotations
 
+import http.client
+import json
 import resource
 import socket
 from pathlib import Path
@@ -74,6 +76,23 @@ def _api_answers(path: Path) -> bool:
             return b" 200 " in sock.recv(64)
         except OSError:
             return False
+
+
+def libpod(state: Path, method: str, path: str, body: dict) -> dict:
+    """One call to the libpod REST API of the engine's podman service."""
+    conn = http.client.HTTPConnection("localhost", timeout=60)
+    conn.sock = socket.socket(socket.AF_UNIX)
+    conn.sock.settimeout(60)
+    conn.sock.connect(str(socket_path(state)))
+    try:
+        conn.request(method, f"/v4.0.0/libpod{path}", body=json.dumps(body), headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        data = json.loads(resp.read() or b"{}")
+    finally:
+        conn.close()
+    if resp.status >= 300:
+        raise procs.TestbedError(f"podman API {method} {path}: {resp.status} {data.get('message', data)}")
+    return data
 
 
 def _config_text(state: Path) -> str:

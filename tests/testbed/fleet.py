@@ -7,11 +7,9 @@ Everything listens on 127.0.0.1. One kubeconfig holds contexts testbed-1..N."""
 from __future__ import annotations
 
 import base64
-import http.client
 import ipaddress
 import json
 import os
-import socket
 import secrets
 import ssl
 import time
@@ -198,23 +196,6 @@ def start_apiserver(cluster: Cluster, pki_root: Path) -> None:
     ], cluster.state)
 
 
-def _libpod(state: Path, method: str, path: str, body: dict) -> dict:
-    """One call to the libpod REST API of the engine's podman service."""
-    conn = http.client.HTTPConnection("localhost", timeout=60)
-    conn.sock = socket.socket(socket.AF_UNIX)
-    conn.sock.settimeout(60)
-    conn.sock.connect(str(engine.socket_path(state)))
-    try:
-        conn.request(method, f"/v4.0.0/libpod{path}", body=json.dumps(body), headers={"Content-Type": "application/json"})
-        resp = conn.getresponse()
-        data = json.loads(resp.read() or b"{}")
-    finally:
-        conn.close()
-    if resp.status >= 300:
-        raise procs.TestbedError(f"podman API {method} {path}: {resp.status} {data.get('message', data)}")
-    return data
-
-
 def _used_subnets(state: Path) -> list:
     """IPv4 networks in use: this engine's podman networks and the host's addresses and routes (the
     bridges of other fleets' networks while they have containers)."""
@@ -258,7 +239,7 @@ def ensure_network(cluster: Cluster) -> str:
     else:
         raise procs.TestbedError(f"no free pod subnet in 10.201.1.0/24 .. 10.201.{len(POD_SUBNET_POOL)}.0/24")
     gateway = str(subnet.network_address + 1)
-    _libpod(state, "POST", "/networks/create", {
+    engine.libpod(state, "POST", "/networks/create", {
         "name": cluster.network, "driver": "bridge", "network_interface": f"etb{PORT_BASE}-{cluster.index}",
         "subnets": [{"subnet": str(subnet), "gateway": gateway}], "dns_enabled": True,
         "ipam_options": {"driver": "host-local"}})
