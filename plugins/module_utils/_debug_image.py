@@ -23,7 +23,9 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._docker import (
     HAS_DOCKER,
     EngineError,
     docker_client,
+    engine_error,
     first_line,
+    tls_problem,
 )
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._registry import (
     INDEX_TYPES,
@@ -236,6 +238,8 @@ class DebugImagePipeline:
         except DockerException as exc:
             raise build_error(tail, getattr(exc, "explanation", None) or exc) from None
         except (socket.timeout, OSError) as exc:
+            if tls_problem(str(exc), {}):  # a new connection to the engine failed TLS
+                raise engine_error(exc, self.params) from None
             raise build_error(tail, f"engine stopped answering ({exc}); timeout={self.params['timeout']}s") from None
         image = self.local_image()
         if image is None:
@@ -299,6 +303,8 @@ class DebugImagePipeline:
         except APIError as exc:
             raise PipelineError(describe_push_error(self.ref.registry, exc.explanation or str(exc))) from None
         except (socket.timeout, OSError) as exc:
+            if tls_problem(str(exc), {}):
+                raise engine_error(exc, self.params) from None
             raise PipelineError(f"push of {self.ref.ref} timed out or the engine stopped answering: {exc}") from None
 
     # -- kind load ----------------------------------------------------------
@@ -441,5 +447,7 @@ def run_module(module) -> None:
     except DockerException as exc:
         module.fail_json(msg=f"container engine error: {first_line(exc)}")
     except OSError as exc:
+        if tls_problem(str(exc), {}):  # TLS failed on a later connection than docker_client()'s
+            module.fail_json(msg=str(engine_error(exc, module.params)))
         module.fail_json(msg=f"container engine connection failed: {first_line(exc)}")
     module.exit_json(**result)

@@ -10,15 +10,17 @@ process-global default configuration, which could leak one cluster's settings in
 from __future__ import annotations
 
 import json
+import os
 import traceback
 from urllib.parse import quote, urlencode
 
-from ansible.module_utils.basic import env_fallback, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
     from kubernetes.config.config_exception import ConfigException
+    import urllib3
     HAS_K8S = True
     K8S_IMPORT_ERROR = None
 except ImportError:
@@ -29,19 +31,84 @@ except ImportError:
         pass
 
 
-AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="raw", fallback=(env_fallback, ["K8S_AUTH_KUBECONFIG"])),
-    context=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_CONTEXT"])),
-    host=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_HOST"])),
-    api_key=dict(type="str", no_log=True, fallback=(env_fallback, ["K8S_AUTH_API_KEY"])),
-    validate_certs=dict(type="bool", aliases=["verify_ssl"], fallback=(env_fallback, ["K8S_AUTH_VERIFY_SSL"])),
-    ca_cert=dict(type="path", aliases=["ssl_ca_cert"], fallback=(env_fallback, ["K8S_AUTH_SSL_CA_CERT"])),
-    client_cert=dict(type="path", aliases=["cert_file"], fallback=(env_fallback, ["K8S_AUTH_CERT_FILE"])),
-    client_key=dict(type="path", aliases=["key_file"], no_log=False, fallback=(env_fallback, ["K8S_AUTH_KEY_FILE"])),
-    proxy=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_PROXY"])),
-    impersonate_user=dict(type="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_USER"])),
-    impersonate_groups=dict(type="list", elements="str", fallback=(env_fallback, ["K8S_AUTH_IMPERSONATE_GROUPS"])),
+# Options and environment names as kubernetes.core has them (plugins/module_utils/args_common.py
+# AUTH_ARG_SPEC / AUTH_ARG_MAP, plugins/module_utils/k8s/client.py _create_auth_spec): an option
+# not given is read from K8S_AUTH_<OPTION>, else K8S_AUTH_<kubernetes client attribute> (so both
+# K8S_AUTH_VALIDATE_CERTS and K8S_AUTH_VERIFY_SSL work), booleans the lenient way kubernetes.core
+# reads them (anything but 0/false/no is true), proxy_headers from K8S_AUTH_PROXY_HEADERS_<KEY>.
+PROXY_HEADERS_SPEC = dict(
+    proxy_basic_auth=dict(type="str", no_log=True),
+    basic_auth=dict(type="str", no_log=True),
+    user_agent=dict(type="str"),
 )
+
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="raw"),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
+    client_cert=dict(type="path", aliases=["cert_file"]),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False),
+    proxy=dict(type="str"),
+    no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=PROXY_HEADERS_SPEC),
+    impersonate_user=dict(type="str"),
+    impersonate_groups=dict(type="list", elements="str"),
+)
+
+# option -> the kubernetes client's name for it, the second environment name kubernetes.core reads
+_CLIENT_NAMES = {"validate_certs": "verify_ssl", "ca_cert": "ssl_ca_cert", "client_cert": "cert_file", "client_key": "key_file"}
+_SECRET_OPTIONS = ("api_key",)
+
+
+def env_bool(text: str) -> bool:
+    """kubernetes.core's reading of a boolean from the environment: anything but 0/false/no is true."""
+    return text.strip().lower() not in ("0", "false", "no")
+
+
+def auth_params(params: dict, environ=None) -> dict:
+    """The connection options with the K8S_AUTH_* environment filled in where an option is unset.
+    Pure: `environ` defaults to os.environ."""
+    environ = os.environ if environ is None else environ
+    auth = dict(params)
+    for option, spec in AUTH_ARG_SPEC.items():
+        if auth.get(option) is not None:
+            continue
+        if option == "proxy_headers":
+            headers = {}
+            for key, key_spec in PROXY_HEADERS_SPEC.items():
+                value = environ.get(f"K8S_AUTH_PROXY_HEADERS_{key.upper()}")
+                if value is not None:
+                    headers[key] = env_bool(value) if key_spec.get("type") == "bool" else value
+            auth[option] = headers or None
+            continue
+        names = [f"K8S_AUTH_{option.upper()}"]
+        if option in _CLIENT_NAMES:
+            names.append(f"K8S_AUTH_{_CLIENT_NAMES[option].upper()}")
+        value = next((environ[n] for n in names if environ.get(n)), None)
+        if value is None:
+            continue
+        kind = spec.get("type", "str")
+        if kind == "bool":
+            value = env_bool(value)
+        elif kind == "list":
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        elif kind == "path":
+            value = os.path.expanduser(value)
+        auth[option] = value
+    return auth
+
+
+def secret_values(auth: dict) -> set[str]:
+    """Strings of the resolved options that must never be shown (the environment's included)."""
+    found = {auth[o] for o in _SECRET_OPTIONS if auth.get(o)}
+    for key in ("proxy_basic_auth", "basic_auth"):
+        value = (auth.get("proxy_headers") or {}).get(key)
+        if value:
+            found.add(value)
+    return found | kubeconfig_secrets(auth.get("kubeconfig"))
 
 
 class K8sError(Exception):
@@ -114,25 +181,44 @@ def kubeconfig_secrets(kubeconfig) -> set[str]:
     return found
 
 
+def _load_configuration(conf, kind, source, params: dict) -> None:
+    """Fill conf in kubernetes.core's order (k8s/client.py _create_configuration): a kubeconfig
+    when one (or a context) is given; nothing when the host and a credential are; else the pod's
+    service account when running in a pod (an AWX container group, an execution environment as a
+    pod), else the default kubeconfig. One difference: a host with a client certificate counts as
+    a credential here, where kubernetes.core would still demand a kubeconfig file."""
+    context = params.get("context")
+    host = params.get("host")
+    if kind == "dict":
+        k8s_config.load_kube_config_from_dict(source, context=context, client_configuration=conf, persist_config=False)
+    elif kind == "file" or context:
+        k8s_config.load_kube_config(config_file=source, context=context, client_configuration=conf, persist_config=False)
+    elif host and (params.get("api_key") or (params.get("client_cert") and params.get("client_key"))):
+        pass
+    else:
+        try:
+            k8s_config.load_incluster_config(client_configuration=conf)
+        except ConfigException as in_cluster:
+            try:
+                k8s_config.load_kube_config(client_configuration=conf, persist_config=False)
+            except ConfigException:
+                if not host:
+                    raise K8sError("no Kubernetes configuration: no kubeconfig (kubeconfig, K8S_AUTH_KUBECONFIG, KUBECONFIG, "
+                                   f"~/.kube/config), no host, and not in a pod ({in_cluster})") from None
+
+
 def new_api_client(params: dict):
     """An ApiClient of its own for these connection options (no global state touched).
 
-    The kubeconfig is loaded into a fresh Configuration, the explicit options are applied on
-    top, and only then is the ApiClient (and with it the urllib3 pool: CA, client certificate,
-    proxy) built, once.
+    params are the module's options resolved with auth_params(). The configuration is loaded
+    (kubeconfig, in-cluster or none), the explicit options are applied on top, and only then is
+    the ApiClient (and with it the urllib3 pool: CA, client certificate, proxy) built, once.
     """
     kind, source = _kubeconfig_source(params.get("kubeconfig"))
     context = params.get("context")
     conf = k8s_client.Configuration()
     try:
-        if kind == "dict":
-            k8s_config.load_kube_config_from_dict(source, context=context, client_configuration=conf,
-                                                  persist_config=False)
-        elif kind == "file":
-            k8s_config.load_kube_config(config_file=source, context=context, client_configuration=conf,
-                                        persist_config=False)
-        elif not params.get("host"):
-            k8s_config.load_kube_config(context=context, client_configuration=conf, persist_config=False)
+        _load_configuration(conf, kind, source, params)
     except ConfigException as exc:
         text = str(exc)
         if context and ("context" in text.lower() or "not found" in text.lower()):
@@ -141,9 +227,10 @@ def new_api_client(params: dict):
     except (OSError, ValueError, TypeError) as exc:
         raise K8sError(f"cannot read kubeconfig: {exc}") from None
     if params.get("host"):
-        conf.host = params["host"]
+        conf.host = params["host"].rstrip("/")
     if params.get("api_key"):
         conf.api_key = {"authorization": "Bearer " + params["api_key"]}
+        conf.refresh_api_key_hook = None  # an explicit token replaces the service account's
     if params.get("validate_certs") is not None:
         conf.verify_ssl = params["validate_certs"]
     if params.get("ca_cert"):
@@ -154,6 +241,12 @@ def new_api_client(params: dict):
         conf.key_file = params["client_key"]
     if params.get("proxy"):
         conf.proxy = params["proxy"]
+    if params.get("no_proxy"):
+        conf.no_proxy = params["no_proxy"]
+    headers = {k: v for k, v in (params.get("proxy_headers") or {}).items() if v is not None}
+    if headers:
+        # the Proxy-Authorization / Authorization / User-Agent headers of the proxy's CONNECT
+        conf.proxy_headers = urllib3.util.make_headers(**headers)
     api = k8s_client.ApiClient(conf)
     if params.get("impersonate_user"):
         api.set_default_header("Impersonate-User", params["impersonate_user"])
@@ -209,8 +302,13 @@ def rest(api, method: str, api_path: str, query: dict | None = None, body=None,
 
 
 def cluster_label(params: dict) -> str:
-    """How to name the cluster in messages: the context, else the host, else 'the current context'."""
-    return params.get("context") or params.get("host") or "the current context"
+    """How to name the cluster in messages: the context, else the host, else 'in-cluster' in a pod
+    without a kubeconfig, else 'the current context'."""
+    if params.get("context") or params.get("host"):
+        return params.get("context") or params.get("host")
+    if not params.get("kubeconfig") and os.environ.get("KUBERNETES_SERVICE_HOST"):
+        return "in-cluster"
+    return "the current context"
 
 
 def forbidden(exc, verb: str, resource: str, namespace: str) -> K8sError:
@@ -223,10 +321,11 @@ def run_k8s_module(module, action) -> None:
     report: every failure is one line in msg, never a traceback."""
     if not HAS_K8S:
         module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
-    params = module.params
+    params = auth_params(module.params)
     # an inline kubeconfig is not no_log as a whole (its cluster and context names belong in
-    # the output); its secrets are masked wherever they would appear in the result
-    module.no_log_values.update(kubeconfig_secrets(params.get("kubeconfig")))
+    # the output); its secrets, and secrets taken from the environment, are masked wherever they
+    # would appear in the result
+    module.no_log_values.update(secret_values(params))
     where = f"cluster '{cluster_label(params)}'"
     host = params.get("host") or "?"
     try:

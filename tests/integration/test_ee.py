@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,53 @@ def test_arbitrary_uid_like_awx_on_kubernetes(image):
     assert proc.returncode == 0, output_of(proc)
     assert proc.stdout.splitlines()[0] == "4242", output_of(proc)
     assert f"etcd_wrapper.ops {VERSION}" in proc.stdout, output_of(proc)
+
+
+# ---------------------------------------------------------------- (c) the image as a pod: in-cluster configuration
+
+
+def test_sweep_from_a_pod_under_the_shipped_cluster_role(image, fleet, fleet_debug_image, state):
+    """What an AWX container group does: the EE runs as a pod under a ServiceAccount bound to the
+    shipped ClusterRole, with no kubeconfig; the modules fall back to the pod's service account
+    (kubernetes.core's order) and sweep the cluster the pod runs in; the report comes back."""
+    from kubernetes import client
+
+    from testbed import kube, rbac, workloads
+    api = fleet["api"]("testbed-1")
+    core = client.CoreV1Api(api)
+    namespace, account = "etcd-ops-awx", "etcd-ops-sweeper"
+    rbac.bind_service_account(api, namespace, account, rbac.shipped_rules())
+    kube.publish_root_ca(api, namespace, (state / "fleet" / "pki" / "ca" / "ca.crt").read_text())
+    target = workloads.namespace_for(1)
+    variables = {"debug_container_image": fleet_debug_image, "debug_container_name": "from-pod", "fleet_report_dir": "/tmp/report",
+                 "fleet_report_fail_on": "never", "etcd_discover_namespaces": [target]}
+    script = ("ansible-playbook -i localhost, -c local etcd_wrapper.ops.health_sweep -e \"$SWEEP_VARS\" > /tmp/sweep.log 2>&1; "
+              "rc=$?; tail -n 30 /tmp/sweep.log; echo '=== report'; cat /tmp/report/health_report.json; echo; echo \"=== rc $rc\"")
+    name = "etcd-ops-sweep-" + os.urandom(3).hex()
+    node = core.list_node().items[0].metadata.name
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": namespace},
+           # no scheduler runs in the fleet: the pod names its node, as the fleet's etcd pods do
+           "spec": {"serviceAccountName": account, "restartPolicy": "Never", "nodeName": node,
+                    "containers": [{"name": "ee", "image": image, "imagePullPolicy": "Never",
+                                    "command": ["/bin/sh", "-c", script],
+                                    "env": [{"name": "SWEEP_VARS", "value": json.dumps(variables)}]}]}}
+    assert kube.create(api, pod)
+    try:
+        deadline = time.monotonic() + 900
+        phase = "Pending"
+        while time.monotonic() < deadline:
+            phase = core.read_namespaced_pod(name, namespace).status.phase
+            if phase in ("Succeeded", "Failed"):
+                break
+            time.sleep(3)
+        logs = core.read_namespaced_pod_log(name, namespace, container="ee")
+    finally:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    assert phase == "Succeeded", f"{phase}\n{logs[-4000:]}"
+    assert "=== rc 0" in logs, logs[-4000:]
+    report = json.loads(logs.split("=== report\n", 1)[1].rsplit("=== rc", 1)[0])
+    codes = {f["code"] for f in report["findings"]}
+    assert not codes & {"CLUSTER_UNREACHABLE", "DEBUG_CONTAINER_FAILED", "MEMBER_UNREACHABLE"}, report["findings"]
+    shoot = next(s for s in workloads.shoots_for(1, fleet["etcds"], fleet["members"]) if s.namespace == target)
+    assert report["summary"]["clusters"] == 1 and report["summary"]["members"] == len(shoot.pods()), report["summary"]
+    assert [c["name"] for c in report["clusters"]] == ["localhost"], report["clusters"]

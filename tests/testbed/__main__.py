@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import engine, fleet, images, kindnode, procs, registry
+from . import dockerd, engine, fleet, images, kindnode, procs, registry
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -86,6 +86,7 @@ def down(state: Path, purge: bool) -> None:
     fleet.down(state)
     for pidfile in sorted((state / "run").glob("registry-*.pid")) if (state / "run").exists() else []:
         registry.down(state, int(pidfile.stem.split("-", 1)[1]), wipe=purge)
+    dockerd.down(state)  # left running only by an interrupted test_engine_tls.py
     engine.down(state)
     if purge:
         # overlay storage may hold read-only layers; podman knows how to remove them

@@ -26,8 +26,9 @@ def ca(directory: Path, name: str = "etcdops-test-ca") -> tuple[Path, Path]:
 
 
 def issue(directory: Path, ca_crt: Path, ca_key: Path, cn: str, usage: str,
-          dns: list[str] = (), ips: list[str] = ()) -> tuple[Path, Path]:
-    """Issue tls.crt/tls.key in directory; usage is 'server', 'client' or 'server,client'."""
+          dns: list[str] = (), ips: list[str] = (), org: str | None = None) -> tuple[Path, Path]:
+    """Issue tls.crt/tls.key in directory; usage is 'server', 'client' or 'server,client'; org is
+    the subject's O (a Kubernetes group for a client certificate)."""
     directory.mkdir(parents=True, exist_ok=True)
     key, csr, crt = directory / "tls.key", directory / "tls.csr", directory / "tls.crt"
     ext = directory / "ext.cnf"
@@ -35,7 +36,7 @@ def issue(directory: Path, ca_crt: Path, ca_key: Path, cn: str, usage: str,
     san = ",".join([f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips])
     ext.write_text(f"extendedKeyUsage={ext_usage}\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
                    + (f"subjectAltName={san}\n" if san else ""))
-    _openssl("req", *KEY_ARGS, "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}")
+    _openssl("req", *KEY_ARGS, "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}" + (f"/O={org}" if org else ""))
     _openssl("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key), "-CAcreateserial",
              "-out", str(crt), "-days", "3650", "-extfile", str(ext))
     csr.unlink()

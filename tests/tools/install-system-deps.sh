@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests and the demo need (podman and its helpers, the
-# registry, etcd, debootstrap, htpasswd, shellcheck, Chromium for the HTML report test), only those missing. Needs root.
+# registry, etcd, debootstrap, htpasswd, shellcheck, Chromium for the HTML report test, Docker Engine
+# for the engine TLS test), only those missing. Needs root.
 set -euo pipefail
 
 packages=(podman buildah skopeo uidmap fuse-overlayfs slirp4netns runc crun conmon netavark
           aardvark-dns iptables catatonit containernetworking-plugins golang-github-containers-common
           debootstrap docker-registry etcd-server etcd-client apache2-utils shellcheck openssl git
-          chromium)
+          chromium docker.io)
 
 missing=()
 for pkg in "${packages[@]}"; do

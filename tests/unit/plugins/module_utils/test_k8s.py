@@ -82,3 +82,65 @@ def test_handshake_errors_say_the_servers_message():
     assert handshake_error(_BadStatus("Handshake status 502 Bad Gateway", 502, b"<html>proxy</html>")) == \
         "HTTP 502: Handshake status 502 Bad Gateway"
     assert handshake_error(ConnectionRefusedError(111, "Connection refused")) == "[Errno 111] Connection refused"
+
+
+# ---------------------------------------------------------------- options from the environment, as kubernetes.core reads them
+
+
+def _unset():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC  # pylint: disable=import-outside-toplevel
+    return {k: None for k in AUTH_ARG_SPEC}
+
+
+def test_env_names_of_kubernetes_core_and_their_client_aliases():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import auth_params  # pylint: disable=import-outside-toplevel
+    env = {"K8S_AUTH_VALIDATE_CERTS": "no", "K8S_AUTH_CA_CERT": "/pki/ca.crt", "K8S_AUTH_CERT_FILE": "/pki/tls.crt",
+           "K8S_AUTH_CLIENT_KEY": "/pki/tls.key", "K8S_AUTH_NO_PROXY": "127.0.0.1,.svc", "K8S_AUTH_IMPERSONATE_GROUPS": "a, b"}
+    auth = auth_params(_unset(), env)
+    assert auth["validate_certs"] is False and auth["ca_cert"] == "/pki/ca.crt"
+    assert auth["client_cert"] == "/pki/tls.crt" and auth["client_key"] == "/pki/tls.key"
+    assert auth["no_proxy"] == "127.0.0.1,.svc" and auth["impersonate_groups"] == ["a", "b"]
+    # the option's own name wins over the client attribute's name, as in kubernetes.core
+    both = auth_params(_unset(), {"K8S_AUTH_CA_CERT": "/a", "K8S_AUTH_SSL_CA_CERT": "/b", "K8S_AUTH_VERIFY_SSL": "0"})
+    assert both["ca_cert"] == "/a" and both["validate_certs"] is False
+
+
+def test_options_given_win_over_the_environment():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import auth_params  # pylint: disable=import-outside-toplevel
+    params = dict(_unset(), validate_certs=True, context="seed-1")
+    auth = auth_params(params, {"K8S_AUTH_VALIDATE_CERTS": "false", "K8S_AUTH_CONTEXT": "other"})
+    assert auth["validate_certs"] is True and auth["context"] == "seed-1"
+    assert params["validate_certs"] is True  # the module's params are not changed
+
+
+def test_booleans_read_leniently_like_kubernetes_core():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import auth_params, env_bool  # pylint: disable=import-outside-toplevel
+    assert [env_bool(v) for v in ("0", "false", "False", "NO", " no ")] == [False] * 5
+    # anything else is true, "off" included: kubernetes.core's client.py compares with 0/false/no only
+    assert [env_bool(v) for v in ("1", "yes", "true", "off", "n", "enabled")] == [True] * 6
+    assert auth_params(_unset(), {"K8S_AUTH_VERIFY_SSL": "off"})["validate_certs"] is True
+
+
+def test_proxy_headers_from_env_and_their_secrets():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import auth_params, secret_values  # pylint: disable=import-outside-toplevel
+    env = {"K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH": "ops:Pr0xy-secret", "K8S_AUTH_PROXY_HEADERS_USER_AGENT": "etcd-ops",
+           "K8S_AUTH_API_KEY": "sa-token-from-env"}
+    auth = auth_params(_unset(), env)
+    assert auth["proxy_headers"] == {"proxy_basic_auth": "ops:Pr0xy-secret", "user_agent": "etcd-ops"}
+    assert secret_values(auth) == {"ops:Pr0xy-secret", "sa-token-from-env"}
+    assert auth_params(_unset(), {})["proxy_headers"] is None
+
+
+def test_no_configuration_anywhere_is_one_line(tmp_path, monkeypatch):
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, new_api_client  # pylint: disable=import-outside-toplevel
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    try:
+        new_api_client(_unset())
+    except K8sError as exc:
+        assert str(exc).startswith("no Kubernetes configuration: no kubeconfig (kubeconfig, K8S_AUTH_KUBECONFIG, KUBECONFIG, "
+                                   "~/.kube/config), no host, and not in a pod ("), str(exc)
+        assert "\n" not in str(exc)
+    else:
+        raise AssertionError("a client without any configuration")
