@@ -229,3 +229,23 @@ def test_api_version(engine, engine_client, probe_image):
     env = {"DOCKER_API_VERSION": "latest"}
     assert assert_fails(dict(local_args(probe_image), **verified(engine)), env=env) == \
         "api_version must be 'auto' or a Docker API version like 1.41, not 'latest'"
+
+
+def test_build_image_playbook_over_tls(engine, infra, tls_image):
+    """The role's TLS variables reach the module: build_image.yml pushes the dockerd-built image
+    over verified TLS; without the client certificate it fails with the one-line reason."""
+    from conftest import REPO, recap, run_playbook
+    name, tag = tls_image.rsplit(":", 1)
+    certs = engine["client_dir"]
+    extra = {"debug_image_name": name, "debug_image_tag": tag, "debug_image_source": "local", "debug_image_push": True,
+             "debug_image_docker_host": engine["tcp"], "debug_image_validate_certs": True,
+             "debug_image_ca_path": str(certs / "ca.pem"), "debug_image_client_cert": str(certs / "cert.pem"),
+             "debug_image_client_key": str(certs / "key.pem"), "debug_image_api_version": "1.41"}
+    playbook = REPO / "playbooks" / "build_image.yml"
+    proc = run_playbook(playbook, extra)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert recap(proc.stdout)["changed"] == 1 and "pushed: True" in proc.stdout, proc.stdout
+    assert reg.manifest(infra["TESTBED_REGISTRY"], "etcd-wrapper/etcd-debug-dockerd", tag) is not None
+    no_cert = run_playbook(playbook, {k: v for k, v in extra.items() if k not in ("debug_image_client_cert", "debug_image_client_key")})
+    assert no_cert.returncode != 0
+    assert "the engine refused the TLS client certificate (no client_cert)" in no_cert.stdout, no_cert.stdout

@@ -38,8 +38,11 @@ class Proxy:
                 return
             head += chunk
         request, *lines = head.split(b"\r\n\r\n")[0].decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines)}
-        method, target, _ = request.split(" ", 2)
+        headers = {}
+        for line in lines:
+            key, value = line.split(":", 1) if ":" in line else (line, "")
+            headers[key.strip().lower()] = value.strip()
+        method, target = request.split(" ")[:2]
         self.seen.append({"method": method, "target": target, "proxy-authorization": headers.get("proxy-authorization"),
                           "user-agent": headers.get("user-agent")})
         if method != "CONNECT":
@@ -49,7 +52,7 @@ class Proxy:
             client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm=\"etcdops\"\r\n"
                            b"Content-Length: 0\r\n\r\n")
             return
-        host, _, port = target.rpartition(":")
+        host, port = target.rsplit(":", 1)
         try:
             upstream = socket.create_connection((host, int(port)), timeout=10)
         except OSError:
@@ -59,7 +62,7 @@ class Proxy:
         with upstream:
             pair = [client, upstream]
             while True:
-                ready, _, _ = select.select(pair, [], [], 120)
+                ready = select.select(pair, [], [], 120)[0]
                 if not ready:
                     return
                 for sock in ready:
