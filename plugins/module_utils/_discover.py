@@ -10,7 +10,7 @@ from __future__ import annotations
 import fnmatch
 import re
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import state_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
 
 # etcd-druid >= v0.23, Gardener's own labels on every etcd, and the older druid labels.
@@ -53,29 +53,23 @@ def etcd_name(pod: dict) -> str:
     return _ORDINAL.sub("", meta.get("name") or "?")
 
 
-def _container_state(status: dict | None) -> str:
-    """'running', 'waiting (CrashLoopBackOff)', 'terminated (Completed)' or 'unknown'."""
-    state, reason, _message = state_of(status)
-    return f"{state} ({reason})" if reason else state
-
-
 def pod_summary(pod: dict, target: str) -> dict:
     """What the sweep needs to know about one member pod (no spec dump, nothing secret)."""
     meta, spec, status = pod.get("metadata") or {}, pod.get("spec") or {}, pod.get("status") or {}
-    target_status = next((s for s in status.get("containerStatuses") or [] if s.get("name") == target), None)
-    eph_status = {s.get("name"): s for s in status.get("ephemeralContainerStatuses") or []}
+    target_status = _pod.status(pod, target)
+    containers = _pod.statuses(pod)
     return {
         "name": meta.get("name"),
         "namespace": meta.get("namespace"),
         "phase": status.get("phase"),
-        "ready": all(s.get("ready") for s in status.get("containerStatuses") or []) and bool(status.get("containerStatuses")),
+        "ready": all(s.get("ready") for s in containers) and bool(containers),
         "ip": status.get("podIP"),
         "node": spec.get("nodeName"),
-        "etcd_state": _container_state(target_status),
+        "etcd_state": _pod.state_text(target_status),
         "restarts": (target_status or {}).get("restartCount", 0),
         "ephemeral_containers": [{"name": c.get("name"), "image": c.get("image"),
-                                  "state": _container_state(eph_status.get(c.get("name")))}
-                                 for c in spec.get("ephemeralContainers") or []],
+                                  "state": _pod.state_text(_pod.status(pod, c.get("name"), "ephemeral"))}
+                                 for c in _pod.specs(pod, "ephemeral")],
     }
 
 
@@ -91,7 +85,7 @@ def group(pods: list[dict], target: str, etcd_include: list[str] | None = None,
         if key in seen:
             continue
         seen.add(key)
-        if not any(c.get("name") == target for c in (pod.get("spec") or {}).get("containers") or []):
+        if _pod.container(pod, target) is None:
             continue
         name = etcd_name(pod)
         if not matches(name, etcd_include, etcd_exclude):

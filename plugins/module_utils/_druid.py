@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """PRIVATE to the etcd_wrapper.ops collection: what an etcd-druid pod's spec says about its etcd
-(pure logic, no API calls). The one home of the etcd-druid / etcd-wrapper layout knowledge:
+(pure logic, no API calls). The one home of the etcd-druid / etcd-wrapper layout knowledge,
+including where a debug container finds the client TLS files (resolve_tls: mounted, or read
+through the etcd process's root):
 
 - etcd-druid >= v0.23 (gardener/etcd-druid internal/component/statefulset/builder.go): the `etcd`
   container runs etcd-wrapper (`start-etcd --backup-restore-host-port=<etcd>-local:8080
@@ -24,6 +26,8 @@ from __future__ import annotations
 
 import os
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
+
 DEFAULT_CLIENT_PORT = 2379
 DEFAULT_BACKUP_PORT = 8080
 WRAPPER_CONFIG = "/home/nonroot/etcd.conf.yaml"   # etcd-wrapper: $HOME/etcd.conf.yaml of UID 65532
@@ -42,7 +46,7 @@ BACKUP_CONTAINER = "backup-restore"
 
 
 def container(pod_spec: dict, name: str) -> dict | None:
-    return next((c for c in pod_spec.get("containers") or [] if c.get("name") == name), None)
+    return _pod.container(pod_spec, name)
 
 
 def args_of(cont: dict | None) -> dict[str, str]:
@@ -197,3 +201,92 @@ def member_pod(member: dict, pods: list[str] | None = None) -> str | None:
     if name and known:
         return next((p for p in sorted(known) if name.endswith("-" + p)), None)
     return None
+
+
+# ---------------------------------------------------------------- client TLS from the mount layout, for a debug container
+
+
+def _mounts(container: dict) -> dict[str, dict]:
+    return {m["mountPath"].rstrip("/"): m for m in container.get("volumeMounts") or []}
+
+
+def _ca_file(volume: dict | None) -> tuple[str, str]:
+    """(file name, how we know) of the CA in a secret/configMap volume."""
+    source = (volume or {}).get("secret") or (volume or {}).get("configMap") or {}
+    for item in source.get("items") or []:
+        if item.get("path", "").endswith(".crt"):
+            return item["path"], f"item {item['path']}"
+    name = source.get("secretName") or source.get("name") or ""
+    if "bundle" in name:
+        return "bundle.crt", f"secret {name} (bundle)"
+    return "ca.crt", f"secret {name or '?'}"
+
+
+def discover_tls(pod_spec: dict, target: str = "etcd") -> dict | None:
+    """Client cert, key and CA of an etcd-druid pod from the etcd container's volumeMounts:
+    >= v0.23 (/var/etcd/ssl/{ca,client}/, CA bundle.crt or ca.crt, client tls.crt/tls.key) or the
+    older /var/etcd/ssl/client/{ca,client}/ layout: the fallback when the containers' args say
+    nothing (see client_tls). None if no layout matches."""
+    cont = container(pod_spec, target)
+    if cont is None:
+        return None
+    mounts = _mounts(cont)
+    volumes = {v.get("name"): v for v in pod_spec.get("volumes") or []}
+    if "/var/etcd/ssl/ca" in mounts and "/var/etcd/ssl/client" in mounts:
+        layout, ca_dir, client_dir = "etcd-druid>=v0.23", "/var/etcd/ssl/ca", "/var/etcd/ssl/client"
+    elif "/var/etcd/ssl/client/ca" in mounts and "/var/etcd/ssl/client/client" in mounts:
+        layout, ca_dir, client_dir = "etcd-druid<v0.23", "/var/etcd/ssl/client/ca", "/var/etcd/ssl/client/client"
+    else:
+        return None
+    ca_name, how = _ca_file(volumes.get(mounts[ca_dir]["name"]))
+    return {
+        "cacert": f"{ca_dir}/{ca_name}",
+        "cert": f"{client_dir}/tls.crt",
+        "key": f"{client_dir}/tls.key",
+        "source": f"auto: {layout} layout from container '{target}' (CA file from {how}, a guess: no args name it)",
+    }
+
+
+
+# Where a TLS file is not mounted in the debug container it is read through the etcd process's
+# root: the PID is found at run time by name (etcd-druid pods share one PID namespace whose
+# PID 1 is the pause process), so argv carries a token that PROC_EXEC replaces before exec.
+ETCD_ROOT_TOKEN = "@ETCD_ROOT@"
+ETCD_ROOT_SHOWN = "/proc/<etcd-pid>/root"
+PROC_EXEC = FIND_ETCD_PID + r"""[ -n "$pid" ] || {
+  echo "no etcd-wrapper or etcd process in this PID namespace (is the debug container targeting 'etcd'?)" >&2; exit 127; }
+a=()
+for x in "$@"; do a+=("${x//@ETCD_ROOT@//proc/$pid/root}"); done
+exec "${a[@]}"
+"""
+TLS_KEYS = ("cacert", "cert", "key")
+
+
+def resolve_tls(params: dict, pod_spec: dict, debug_container: dict) -> dict | None:
+    """Client TLS for etcdctl: {'cacert','cert','key','source','via','display'}. auto: the
+    containers' args (client_tls), else the etcd-druid mount layout; 'via' is 'mount' when
+    the debug container mounts the files, else 'proc' (read through the etcd process's root)."""
+    tls = params.get("tls")
+    if tls in (None, "auto"):
+        found = client_tls(pod_spec) or discover_tls(pod_spec)
+        if found is None:
+            return None
+        via = "mount" if all(mounted(debug_container, found[k]) for k in TLS_KEYS) else "proc"
+        found = dict(found, via=via)
+        if via == "proc":
+            found["source"] += f", read through {ETCD_ROOT_SHOWN} (not mounted in the debug container)"
+        found["display"] = {k: (ETCD_ROOT_SHOWN if via == "proc" else "") + found[k] for k in TLS_KEYS}
+        return found
+    if tls == "none":
+        return None
+    if isinstance(tls, dict) and all(tls.get(k) for k in TLS_KEYS):
+        return {"cacert": tls["cacert"], "cert": tls["cert"], "key": tls["key"], "source": "given", "via": "given",
+                "display": {k: tls[k] for k in TLS_KEYS}}
+    raise ValueError("tls must be 'auto', 'none' or a dict with cacert, cert and key")
+
+
+def runnable(argv: list[str], tls: dict | None) -> list[str]:
+    """argv as run: through PROC_EXEC when TLS files are read through the etcd process's root."""
+    if not tls or tls.get("via") != "proc":
+        return argv
+    return ["bash", "-c", PROC_EXEC, "etcd-ops"] + argv

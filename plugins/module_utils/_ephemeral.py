@@ -2,9 +2,11 @@
 # Copyright (c) etcd_wrapper.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PRIVATE to the etcd_wrapper.ops collection: the pure logic of attaching a debug container
-(kubectl debug --target) -- profiles, the container and patch bodies, which name to use,
-how to read a container status. No API calls here."""
+"""PRIVATE to the etcd_wrapper.ops collection: attaching a debug container (kubectl debug
+--target), what etcd_wrapper.ops.etcd_ephemeral_container does. First the pure part (profiles,
+the container and patch bodies, which name to use, PodSecurity messages), then the API flow
+(one PATCH of pods/ephemeralcontainers, waiting until the container runs). Pods and container
+states come from _pod."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
 
 DEFAULT_COMMAND = ["sleep", "infinity"]
@@ -30,21 +33,9 @@ PROFILES = {
     "sysadmin": {"privileged": True},
 }
 
-# Waiting reasons a kubelet reports that will not resolve by waiting longer.
-FAIL_FAST_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
-                     "CreateContainerConfigError", "CreateContainerError", "RunContainerError")
-
-
 def security_context(profile: str) -> dict:
     import copy
     return copy.deepcopy(PROFILES[profile])
-
-
-def container_spec(pod_spec: dict, target: str) -> dict | None:
-    for container in pod_spec.get("containers") or []:
-        if container.get("name") == target:
-            return container
-    return None
 
 
 def build_container(name: str, image: str, target: str, target_spec: dict, profile: str,
@@ -85,18 +76,6 @@ def patch_body(container: dict) -> dict:
     return {"spec": {"ephemeralContainers": [container]}}
 
 
-def state_of(status: dict | None) -> tuple[str, str | None, str | None]:
-    """(running | waiting | terminated | unknown, reason, message) of a container status dict."""
-    if not status:
-        return "unknown", None, None
-    state = status.get("state") or {}
-    for key in ("running", "waiting", "terminated"):
-        if state.get(key) is not None:
-            detail = state[key] or {}
-            return key, detail.get("reason"), detail.get("message")
-    return "unknown", None, None
-
-
 def choose_name(base: str, image: str, specs: list[dict], statuses: list[dict]) -> tuple[str, str]:
     """Which ephemeral container to use: (name, action) with action 'reuse' (same name and
     image, running or starting) or 'create' (free name). A name whose container terminated or
@@ -111,7 +90,7 @@ def choose_name(base: str, image: str, specs: list[dict], statuses: list[dict]) 
             return name, "create"
         if spec.get("image") != image:
             continue
-        state, _reason, _message = state_of(status_by_name.get(name))
+        state, _reason, _message = _pod.state_of(status_by_name.get(name))
         if state in ("running", "waiting", "unknown"):
             return name, "reuse"
     raise ValueError(f"no free ephemeral container name left for '{base}'")
@@ -133,62 +112,24 @@ def admission_message(message: str, profile: str) -> str:
 
 # ---------------------------------------------------------------- the API flow
 
-def read_pod(api, namespace: str, pod: str, where: str) -> dict:
-    """The pod as a dict; a 404 says whether the namespace or the pod is missing."""
-    from kubernetes.client.rest import ApiException
-
-    try:
-        return rest(api, "GET", k8s_path("api/v1/namespaces", namespace, "pods", pod))
-    except ApiException as exc:
-        if exc.status == 403:
-            raise forbidden(exc, "get", "pods", namespace) from None
-        if exc.status != 404:
-            raise K8sError(f"reading pod {namespace}/{pod} in {where} failed: HTTP {exc.status} {api_message(exc)}") from None
-    try:
-        rest(api, "GET", k8s_path("api/v1/namespaces", namespace))
-    except ApiException as exc:
-        if exc.status == 404:
-            raise K8sError(f"namespace '{namespace}' not found in {where}") from None
-        # 403: no right to read namespaces; the pod is missing either way
-        raise K8sError(f"pod '{pod}' not found in namespace '{namespace}' of {where} (or the namespace does not exist)") from None
-    raise K8sError(f"pod '{pod}' not found in namespace '{namespace}' of {where}")
-
-
-def find_status(pod: dict, name: str) -> dict | None:
-    for status in (pod.get("status") or {}).get("ephemeralContainerStatuses") or []:
-        if status.get("name") == name:
-            return status
-    return None
-
-
-def describe(status: dict | None) -> str:
-    state, reason, message = state_of(status)
-    if state == "terminated":
-        code = ((status or {}).get("state") or {}).get("terminated", {}).get("exitCode")
-        return f"terminated ({reason or 'exit'} {code})" + (f": {message}" if message else "")
-    if state == "waiting":
-        return f"waiting ({reason or 'no reason'})" + (f": {message}" if message else "")
-    return state
-
-
 def wait_running(api, namespace: str, pod_name: str, name: str, timeout: float, where: str) -> tuple[dict, dict]:
     """Poll until the ephemeral container runs; fail fast on pull/config errors or exit."""
     deadline = time.monotonic() + timeout
     status = None
     while True:
-        pod = read_pod(api, namespace, pod_name, where)
-        status = find_status(pod, name)
-        state, reason, message = state_of(status)
+        pod = _pod.read_pod(api, namespace, pod_name, where)
+        status = _pod.status(pod, name, "ephemeral")
+        state, reason, message = _pod.state_of(status)
         if state == "running":
             return pod, status
-        if state == "waiting" and reason in FAIL_FAST_REASONS:
+        if _pod.cannot_start(status):
             raise K8sError(f"debug container {name} in {namespace}/{pod_name} cannot start: {reason}: {message or 'no message'}",
                            status=status, container=name)
         if state == "terminated":
-            raise K8sError(f"debug container {name} in {namespace}/{pod_name} exited: {describe(status)}", status=status, container=name)
+            raise K8sError(f"debug container {name} in {namespace}/{pod_name} exited: {_pod.describe(status)}", status=status, container=name)
         if time.monotonic() >= deadline:
             raise K8sError(f"timed out after {timeout:g}s waiting for debug container {name} in {namespace}/{pod_name} "
-                           f"to run; last status: {describe(status) if status else 'none reported yet'}",
+                           f"to run; last status: {_pod.describe(status) if status else 'none reported yet'}",
                            status=status, container=name)
         time.sleep(0.5)
 
@@ -198,7 +139,7 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     from kubernetes.client.rest import ApiException
 
     namespace, pod_name = params["namespace"], params["pod"]
-    pod = read_pod(api, namespace, pod_name, where)
+    pod = _pod.read_pod(api, namespace, pod_name, where)
     spec, pstatus = pod.get("spec") or {}, pod.get("status") or {}
     result = {"changed": False, "created": False, "pod": pod_name, "namespace": namespace,
               "node": spec.get("nodeName"), "container": None, "status": None}
@@ -206,29 +147,28 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     if phase != "Running":
         raise K8sError(f"pod {namespace}/{pod_name} is {phase or 'in an unknown phase'}, not Running: "
                        "a debug container can only join a running pod")
-    target = container_spec(spec, params["target_container"])
+    target = _pod.container(pod, params["target_container"])
     if target is None:
-        names = ", ".join(c.get("name", "?") for c in spec.get("containers") or [])
+        names = ", ".join(n or "?" for n in _pod.names(pod))
         raise K8sError(f"pod {namespace}/{pod_name} has no container '{params['target_container']}' (containers: {names})")
-    name, action = choose_name(params["name"], params["image"], spec.get("ephemeralContainers") or [],
-                               pstatus.get("ephemeralContainerStatuses") or [])
-    target_status = next((s for s in pstatus.get("containerStatuses") or [] if s.get("name") == params["target_container"]), None)
+    name, action = choose_name(params["name"], params["image"], _pod.specs(pod, "ephemeral"), _pod.statuses(pod, "ephemeral"))
+    target_status = _pod.status(pod, params["target_container"])
     shared = bool(spec.get("shareProcessNamespace"))
-    if action == "create" and not shared and target_status is not None and state_of(target_status)[0] != "running":
+    if action == "create" and not shared and target_status is not None and not _pod.running(target_status):
         # a container joining a stopped process namespace cannot start: adding one would only pile up.
         # Pods sharing one PID namespace (etcd-druid's) are different: the kubelet joins the pod's
         # namespace (kuberuntime: TARGET mode only without shareProcessNamespace), so it starts.
         raise K8sError(f"container '{params['target_container']}' in {namespace}/{pod_name} is not running "
-                       f"({describe(target_status)}): a debug container cannot join it; no container added")
+                       f"({_pod.describe(target_status)}): a debug container cannot join it; no container added")
     result["container"] = name
     if name != params["name"]:
         result["message"] = (f"ephemeral container '{params['name']}' exists but is terminated or runs another image "
                              "(ephemeral containers cannot be removed); using '" + name + "'")
     if action == "reuse":
-        status = find_status(pod, name)
+        status = _pod.status(pod, name, "ephemeral")
         result["status"] = status
-        state, reason, message = state_of(status)
-        if state == "waiting" and reason in FAIL_FAST_REASONS:
+        state, reason, message = _pod.state_of(status)
+        if _pod.cannot_start(status):
             raise K8sError(f"debug container {name} in {namespace}/{pod_name} cannot start: {reason}: {message or 'no message'}",
                            status=status, container=name)
         if state != "running" and params["wait"] and not check_mode:
@@ -257,7 +197,7 @@ def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     if params["wait"]:
         pod, result["status"] = wait_running(api, namespace, pod_name, name, params["wait_timeout"], where)
     else:
-        result["status"] = find_status(read_pod(api, namespace, pod_name, where), name)
+        result["status"] = _pod.status(_pod.read_pod(api, namespace, pod_name, where), name, "ephemeral")
     return result
 
 

@@ -2,17 +2,17 @@
 # Copyright (c) etcd_wrapper.ops contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""PRIVATE to the etcd_wrapper.ops collection: the pure logic of running etcdctl in a debug
-container -- which commands write, where the client TLS material is, which endpoint to use,
-the argv to run and how to read its output. No API calls here."""
+"""PRIVATE to the etcd_wrapper.ops collection: running etcdctl (or any argv) in a debug container,
+what etcd_wrapper.ops.etcdctl_exec does. First the pure part (which commands write, the argv to
+run, how to read its output), then the API flow (find the running debug container, one exec).
+Client TLS and the endpoint come from _druid, pods from _pod, the exec from _exec."""
 
 from __future__ import annotations
 
 import json
 import os
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, read_pod, state_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
 
 # etcdctl global flags that take a value (when not written as --flag=value)
@@ -119,50 +119,6 @@ def has_flag(args: list[str], *names: str) -> bool:
     return any(a == n or a.startswith(n + "=") for a in args for n in names)
 
 
-# ---------------------------------------------------------------- TLS discovery
-
-
-def _mounts(container: dict) -> dict[str, dict]:
-    return {m["mountPath"].rstrip("/"): m for m in container.get("volumeMounts") or []}
-
-
-def _ca_file(volume: dict | None) -> tuple[str, str]:
-    """(file name, how we know) of the CA in a secret/configMap volume."""
-    source = (volume or {}).get("secret") or (volume or {}).get("configMap") or {}
-    for item in source.get("items") or []:
-        if item.get("path", "").endswith(".crt"):
-            return item["path"], f"item {item['path']}"
-    name = source.get("secretName") or source.get("name") or ""
-    if "bundle" in name:
-        return "bundle.crt", f"secret {name} (bundle)"
-    return "ca.crt", f"secret {name or '?'}"
-
-
-def discover_tls(pod_spec: dict, target: str = "etcd") -> dict | None:
-    """Client cert, key and CA of an etcd-druid pod from the etcd container's volumeMounts:
-    >= v0.23 (/var/etcd/ssl/{ca,client}/, CA bundle.crt or ca.crt, client tls.crt/tls.key) or the
-    older /var/etcd/ssl/client/{ca,client}/ layout: the fallback when the containers' args say
-    nothing (see _druid.client_tls). None if no layout matches."""
-    container = next((c for c in pod_spec.get("containers") or [] if c.get("name") == target), None)
-    if container is None:
-        return None
-    mounts = _mounts(container)
-    volumes = {v.get("name"): v for v in pod_spec.get("volumes") or []}
-    if "/var/etcd/ssl/ca" in mounts and "/var/etcd/ssl/client" in mounts:
-        layout, ca_dir, client_dir = "etcd-druid>=v0.23", "/var/etcd/ssl/ca", "/var/etcd/ssl/client"
-    elif "/var/etcd/ssl/client/ca" in mounts and "/var/etcd/ssl/client/client" in mounts:
-        layout, ca_dir, client_dir = "etcd-druid<v0.23", "/var/etcd/ssl/client/ca", "/var/etcd/ssl/client/client"
-    else:
-        return None
-    ca_name, how = _ca_file(volumes.get(mounts[ca_dir]["name"]))
-    return {
-        "cacert": f"{ca_dir}/{ca_name}",
-        "cert": f"{client_dir}/tls.crt",
-        "key": f"{client_dir}/tls.key",
-        "source": f"auto: {layout} layout from container '{target}' (CA file from {how}, a guess: no args name it)",
-    }
-
-
 def default_endpoint(pod_spec: dict, scheme: str) -> str:
     """This member's own client URL (see _druid.endpoint): https://<etcd>-local:<client port>."""
     return _druid.endpoint(pod_spec, scheme)[0]
@@ -225,60 +181,6 @@ def parse_json(stdout: str):
 
 # ---------------------------------------------------------------- the API flow
 
-def _find_container(pod: dict, name: str) -> tuple[dict | None, dict | None]:
-    spec, status = pod.get("spec") or {}, pod.get("status") or {}
-    for kind_spec, kind_status in (("ephemeralContainers", "ephemeralContainerStatuses"), ("containers", "containerStatuses")):
-        for c in spec.get(kind_spec) or []:
-            if c.get("name") == name:
-                st = next((s for s in status.get(kind_status) or [] if s.get("name") == name), None)
-                return c, st
-    return None, None
-
-
-# Where a TLS file is not mounted in the debug container it is read through the etcd process's
-# root: the PID is found at run time by name (etcd-druid pods share one PID namespace whose
-# PID 1 is the pause process), so argv carries a token that PROC_EXEC replaces before exec.
-ETCD_ROOT_TOKEN = "@ETCD_ROOT@"
-ETCD_ROOT_SHOWN = "/proc/<etcd-pid>/root"
-PROC_EXEC = _druid.FIND_ETCD_PID + r"""[ -n "$pid" ] || {
-  echo "no etcd-wrapper or etcd process in this PID namespace (is the debug container targeting 'etcd'?)" >&2; exit 127; }
-a=()
-for x in "$@"; do a+=("${x//@ETCD_ROOT@//proc/$pid/root}"); done
-exec "${a[@]}"
-"""
-TLS_KEYS = ("cacert", "cert", "key")
-
-
-def resolve_tls(params: dict, pod_spec: dict, debug_container: dict) -> dict | None:
-    """Client TLS for etcdctl: {'cacert','cert','key','source','via','display'}. auto: the
-    containers' args (_druid.client_tls), else the etcd-druid mount layout; 'via' is 'mount' when
-    the debug container mounts the files, else 'proc' (read through the etcd process's root)."""
-    tls = params.get("tls")
-    if tls in (None, "auto"):
-        found = _druid.client_tls(pod_spec) or discover_tls(pod_spec)
-        if found is None:
-            return None
-        via = "mount" if all(_druid.mounted(debug_container, found[k]) for k in TLS_KEYS) else "proc"
-        found = dict(found, via=via)
-        if via == "proc":
-            found["source"] += f", read through {ETCD_ROOT_SHOWN} (not mounted in the debug container)"
-        found["display"] = {k: (ETCD_ROOT_SHOWN if via == "proc" else "") + found[k] for k in TLS_KEYS}
-        return found
-    if tls == "none":
-        return None
-    if isinstance(tls, dict) and all(tls.get(k) for k in TLS_KEYS):
-        return {"cacert": tls["cacert"], "cert": tls["cert"], "key": tls["key"], "source": "given", "via": "given",
-                "display": {k: tls[k] for k in TLS_KEYS}}
-    raise ValueError("tls must be 'auto', 'none' or a dict with cacert, cert and key")
-
-
-def runnable(argv: list[str], tls: dict | None) -> list[str]:
-    """argv as run: through PROC_EXEC when TLS files are read through the etcd process's root."""
-    if not tls or tls.get("via") != "proc":
-        return argv
-    return ["bash", "-c", PROC_EXEC, "etcd-ops"] + argv
-
-
 def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcdctl_exec does; returns the result."""
     namespace, pod_name, container = params["namespace"], params["pod"], params["container"]
@@ -292,24 +194,24 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     if kind == "write" and not params["allow_write"]:
         raise K8sError(f"refusing to run '{what}': it writes to etcd or is not known to be read-only; "
                        "set allow_write: true to run it")
-    pod = read_pod(api, namespace, pod_name, where)
+    pod = _pod.read_pod(api, namespace, pod_name, where)
     spec = pod.get("spec") or {}
-    debug, status = _find_container(pod, container)
+    debug, status = _pod.find_any(pod, container)
     if debug is None:
-        names = [c.get("name") for c in spec.get("ephemeralContainers") or []]
+        names = _pod.names(pod, "ephemeral")
         raise K8sError(f"pod {namespace}/{pod_name} has no container '{container}' (ephemeral containers: "
                        f"{', '.join(names) or 'none'}); attach one with etcd_wrapper.ops.etcd_ephemeral_container")
-    if state_of(status)[0] != "running":
-        raise K8sError(f"container '{container}' in {namespace}/{pod_name} is not running: {describe(status)}")
+    if not _pod.running(status):
+        raise K8sError(f"container '{container}' in {namespace}/{pod_name} is not running: {_pod.describe(status)}")
     result = {"changed": kind == "write", "tls_source": None, "kind": kind}
     if params.get("etcdctl") is not None:
         try:
-            tls = resolve_tls(params, spec, debug)
+            tls = _druid.resolve_tls(params, spec, debug)
         except ValueError as exc:
             raise K8sError(str(exc)) from None
         scheme = "https" if tls else "http"
         endpoints = params.get("endpoints") or [default_endpoint(spec, scheme)]
-        run_tls = dict(tls, **{k: ETCD_ROOT_TOKEN + tls[k] for k in TLS_KEYS}) if tls and tls["via"] == "proc" else tls
+        run_tls = dict(tls, **{k: _druid.ETCD_ROOT_TOKEN + tls[k] for k in _druid.TLS_KEYS}) if tls and tls["via"] == "proc" else tls
         shown_tls = dict(tls, **tls["display"]) if tls else None
         argv = build_argv(params["etcdctl"], endpoints, run_tls, params["timeout"], params["output"])
         shown = build_argv(params["etcdctl"], endpoints, shown_tls, params["timeout"], params["output"])
@@ -324,7 +226,7 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
         result.update(skipped=True, msg=f"check mode: '{what}' would write, not run")
         return result
     # the exec gets a little longer than etcdctl's own --command-timeout, so etcdctl reports first
-    out = _exec.run(api, namespace, pod_name, container, runnable(argv, tls), params["timeout"] + 5)
+    out = _exec.run(api, namespace, pod_name, container, _druid.runnable(argv, tls), params["timeout"] + 5)
     result.update(rc=out["rc"], stdout=out["stdout"], stderr=out["stderr"])
     wants_json = params.get("etcdctl") is not None and params["output"] == "json" and "-w" in argv[-2:]
     if wants_json and out["stdout"].strip():

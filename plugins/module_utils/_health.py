@@ -16,9 +16,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import describe, find_status, read_pod, state_of
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import resolve_tls
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, k8s_path, new_api_client, rest
 
 # Runs in the debug container as:
@@ -95,7 +93,7 @@ def member_plan(spec: dict, debug: dict, target: str = "etcd") -> dict:
     """What one member's health exec needs, from the pod spec (etcd-druid args first, guesses
     last): client TLS and how the debug container reaches it, the endpoint, the config paths, the
     quota from the args, backup-restore's address. Each value says where it came from."""
-    tls = resolve_tls({"tls": "auto"}, spec, debug)
+    tls = _druid.resolve_tls({"tls": "auto"}, spec, debug)
     scheme = "https" if tls else "http"
     ep, ep_source = _druid.endpoint(spec, scheme, target)
     configs, config_source = _druid.config_candidates(spec, target)
@@ -342,15 +340,14 @@ class _Clients:
 
 def _debug_name(pod: dict, wanted: str | None, base: str) -> tuple[str | None, str | None]:
     """(container, error): the named debug container or the newest running <base>[-N]."""
-    names = [c.get("name") for c in (pod.get("spec") or {}).get("ephemeralContainers") or []]
+    names = _pod.names(pod, "ephemeral")
     candidates = [wanted] if wanted else [n for n in reversed(names) if n == base or (n or "").startswith(base + "-")]
     for name in candidates:
-        status = find_status(pod, name)
-        if state_of(status)[0] == "running":
+        if _pod.running(_pod.status(pod, name, "ephemeral")):
             return name, None
     if not candidates or candidates == [None]:
         return None, f"no debug container '{base}' in the pod"
-    return None, f"debug container {candidates[0]} is {describe(find_status(pod, candidates[0]))}"
+    return None, f"debug container {candidates[0]} is {_pod.describe(_pod.status(pod, candidates[0], 'ephemeral'))}"
 
 
 def collect_member(api, namespace: str, pod_name: str, wanted: str | None, params: dict, where: str,
@@ -362,14 +359,14 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
         out["logs"] = read_logs(api, namespace, pod_name, params["target_container"], params["log_lines"])
     if failed:
         return out
-    pod = read_pod(api, namespace, pod_name, where)
+    pod = _pod.read_pod(api, namespace, pod_name, where)
     spec = pod.get("spec") or {}
     name, error = _debug_name(pod, wanted, params["container"])
     out["container"] = name
     if error:
         out["error"] = error
         return out
-    debug = next(c for c in spec.get("ephemeralContainers") or [] if c.get("name") == name)
+    debug = _pod.container(pod, name, "ephemeral")
     plan = member_plan(spec, debug, params["target_container"])
     tls, br = plan["tls"], plan["backup"] if params["backup_restore"] else None
     marker = "ETCDOPS-" + secrets.token_hex(8)

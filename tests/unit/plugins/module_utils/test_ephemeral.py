@@ -11,11 +11,11 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import
     admission_message,
     build_container,
     choose_name,
-    container_spec,
     patch_body,
     split_pods,
-    state_of,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._pod import container as container_spec
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._pod import state_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
 
 # the etcd container of an etcd-druid >= v0.23 pod, as the fleet's API server returns it

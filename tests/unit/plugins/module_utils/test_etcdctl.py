@@ -15,12 +15,10 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import (
     classify_etcdctl,
     command_words,
     default_endpoint,
-    discover_tls,
     parse_json,
     redact,
-    resolve_tls,
-    runnable,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import discover_tls, resolve_tls, runnable
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._exec import exit_code
 
 # etcd-druid >= v0.23 pod spec (as the fleet serves it, trimmed to what matters)
