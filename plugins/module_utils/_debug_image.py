@@ -16,15 +16,12 @@ import threading
 
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._docker import (
     DOCKER_IMPORT_ERROR,
     HAS_DOCKER,
     EngineError,
     docker_client,
     engine_error,
-    first_line,
     tls_problem,
 )
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._registry import (
@@ -35,6 +32,8 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._registry import 
     local_matches,
     pick_platform,
 )
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError, first_line
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import run_module as _runner_run
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
 
 try:
@@ -55,13 +54,8 @@ CTR_IMPORT = ["ctr", "--namespace=k8s.io", "images", "import", "--all-platforms"
 TAIL_LINES = 30
 
 
-class PipelineError(Exception):
-    """One step failed; `msg` is one line, `details` extra result keys."""
-
-    def __init__(self, msg: str, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
+class PipelineError(OpsError):
+    """One step of the build / push / kind-load pipeline failed."""
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -428,26 +422,27 @@ class DebugImagePipeline:
         return self.result
 
 
-def run_module(module) -> None:
-    """Everything etcd_wrapper.ops.etcd_debug_image does, reported through module."""
-    if not HAS_DOCKER:
-        module.fail_json(msg=missing_required_lib("docker"), exception=DOCKER_IMPORT_ERROR)
+def _run(module) -> dict:
+    """Everything etcd_wrapper.ops.etcd_debug_image does; engine and step failures as OpsErrors."""
     pipeline = None
     try:
         client = docker_client(module.params)
         try:
             pipeline = DebugImagePipeline(client, module.params, check_mode=module.check_mode)
         except ValueError as exc:
-            module.fail_json(msg=str(exc))
-        result = pipeline.run()
-    except EngineError as exc:
-        module.fail_json(msg=str(exc))
+            raise UsageError(str(exc)) from None
+        return pipeline.run()
     except PipelineError as exc:
-        module.fail_json(msg=exc.msg, progress=pipeline.progress if pipeline else [], **exc.details)
+        exc.details.setdefault("progress", pipeline.progress if pipeline else [])
+        raise
     except DockerException as exc:
-        module.fail_json(msg=f"container engine error: {first_line(exc)}")
+        raise EngineError(f"container engine error: {first_line(exc)}") from None
     except OSError as exc:
         if tls_problem(str(exc), {}):  # TLS failed on a later connection than docker_client()'s
-            module.fail_json(msg=str(engine_error(exc, module.params)))
-        module.fail_json(msg=f"container engine connection failed: {first_line(exc)}")
-    module.exit_json(**result)
+            raise engine_error(exc, module.params) from None
+        raise EngineError(f"container engine connection failed: {first_line(exc)}") from None
+
+
+def run_module(module) -> None:
+    """The Docker module's hand-off: the one runner (_runner.run_module)."""
+    _runner_run(module, _run, ("docker", HAS_DOCKER, DOCKER_IMPORT_ERROR))

@@ -15,6 +15,8 @@ from urllib.parse import urlparse
 
 from ansible.module_utils.basic import env_fallback
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, first_line
+
 try:
     import docker
     import requests.adapters
@@ -62,16 +64,8 @@ MIN_API_VERSION = (1, 24)  # docker SDK 7: docker.constants.MINIMUM_DOCKER_API_V
 CERT_PATH_FILES = (("ca_path", "ca.pem"), ("client_cert", "cert.pem"), ("client_key", "key.pem"))
 
 
-class EngineError(Exception):
+class EngineError(OpsError):
     """The engine could not be used; the message is one line for the user."""
-
-
-def first_line(text) -> str:
-    """The first non-empty line of an error text, stripped (never a traceback)."""
-    for line in str(text).splitlines():
-        if line.strip():
-            return line.strip()
-    return str(text).strip()
 
 
 # ---------------------------------------------------------------- options (pure)

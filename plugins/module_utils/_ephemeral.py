@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 
 DEFAULT_COMMAND = ["sleep", "infinity"]
 
@@ -208,7 +209,7 @@ def split_pods(entries: list[str], namespace: str | None) -> list[tuple[str, str
         ns, sep, pod = str(entry).strip().rpartition("/")
         ns = ns if sep else namespace
         if not pod or not ns:
-            raise K8sError(f"pods entry '{entry}' names no namespace: set namespace or write <namespace>/<pod>")
+            raise UsageError(f"pods entry '{entry}' names no namespace: set namespace or write <namespace>/<pod>")
         targets.append((ns, pod))
     return list(dict.fromkeys(targets))
 
@@ -224,7 +225,7 @@ def ensure_many(api, params: dict, check_mode: bool, where: str) -> dict:
         try:
             out = ensure(api, dict(params, namespace=namespace, pod=pod_name), check_mode, where)
             out["failed"] = False
-        except K8sError as exc:
+        except OpsError as exc:
             out = {"pod": pod_name, "namespace": namespace, "container": exc.details.get("container"),
                    "changed": False, "created": False, "failed": True, "msg": exc.msg}
         except Exception as exc:  # noqa: BLE001 - one pod's connection error must not hide the others' results
@@ -248,7 +249,7 @@ def ensure_module(api, params: dict, check_mode: bool, where: str) -> dict:
     """The module's entry: one pod (O(pod)) or many (O(pods))."""
     if params.get("pods") is not None:
         if params["concurrency"] < 1:
-            raise K8sError("concurrency must be at least 1")
+            raise UsageError("concurrency must be at least 1")
         if not params["pods"]:
             return {"changed": False, "namespace": params["namespace"], "containers": []}
         return ensure_many(api, params, check_mode, where)

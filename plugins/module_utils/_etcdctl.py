@@ -14,6 +14,7 @@ import os
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 
 # etcdctl global flags that take a value (when not written as --flag=value)
 VALUE_FLAGS = {
@@ -185,14 +186,14 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcdctl_exec does; returns the result."""
     namespace, pod_name, container = params["namespace"], params["pod"], params["container"]
     if params.get("argv") is not None and not params["argv"]:
-        raise K8sError("argv must not be empty")
+        raise UsageError("argv must not be empty")
     if params.get("etcdctl") is not None:
         kind, what = classify_etcdctl(params["etcdctl"])
         what = f"etcdctl {what}"
     else:
         kind, what = classify_argv(params["argv"])
     if kind == "write" and not params["allow_write"]:
-        raise K8sError(f"refusing to run '{what}': it writes to etcd or is not known to be read-only; "
+        raise UsageError(f"refusing to run '{what}': it writes to etcd or is not known to be read-only; "
                        "set allow_write: true to run it")
     pod = _pod.read_pod(api, namespace, pod_name, where)
     spec = pod.get("spec") or {}
@@ -208,7 +209,7 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
         try:
             tls = _druid.resolve_tls(params, spec, debug)
         except ValueError as exc:
-            raise K8sError(str(exc)) from None
+            raise UsageError(str(exc)) from None
         scheme = "https" if tls else "http"
         endpoints = params.get("endpoints") or [default_endpoint(spec, scheme)]
         run_tls = dict(tls, **{k: _druid.ETCD_ROOT_TOKEN + tls[k] for k in _druid.TLS_KEYS}) if tls and tls["via"] == "proc" else tls
@@ -237,6 +238,6 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
             result["warnings"] = ["etcdctl output was not JSON; see stdout"]
     if out["rc"] != 0:
         first = (out["stderr"].strip() or out["stdout"].strip() or "no output").splitlines()
-        raise K8sError(f"{what} exited with rc {out['rc']} in {namespace}/{pod_name}: {first[-1] if first else ''}",
+        raise OpsError(f"{what} exited with rc {out['rc']} in {namespace}/{pod_name}: {first[-1] if first else ''}",
                        **{k: v for k, v in result.items() if k not in ("changed",)})
     return result

@@ -17,7 +17,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _pod
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, k8s_path, new_api_client, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import api_message, k8s_path, new_api_client, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 
 # Runs in the debug container as:
 #   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA CONFIG...
@@ -322,15 +323,20 @@ class _Clients:
     """One ApiClient per worker thread: the kubernetes library's exec swaps call_api on the
     client it is given, so concurrent execs must never share one."""
 
-    def __init__(self, params: dict):
-        self.params, self.local, self.made, self.lock = params, threading.local(), [], threading.Lock()
+    def __init__(self, params: dict, first):
+        """first: the module's own client (closed by the runner), given to the first worker."""
+        self.params, self.local, self.made, self.lock, self.first = params, threading.local(), [], threading.Lock(), first
 
     def get(self):
         api = getattr(self.local, "api", None)
         if api is None:
-            api = self.local.api = new_api_client(self.params)
             with self.lock:
-                self.made.append(api)
+                api, self.first = self.first, None
+            if api is None:
+                api = new_api_client(self.params)
+                with self.lock:
+                    self.made.append(api)
+            self.local.api = api
         return api
 
     def close(self):
@@ -432,7 +438,7 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
     if params.get("cluster_error"):
         return cluster_unreachable(params)
     if params["concurrency"] < 1:
-        raise K8sError("concurrency must be at least 1")
+        raise UsageError("concurrency must be at least 1")
     wanted = {}
     debug_failed: dict[tuple[str, str], str] = {}
     for item in params.get("debug_containers") or []:
@@ -445,17 +451,17 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
     for item in params["etcds"]:
         pods = [p["name"] if isinstance(p, dict) else str(p) for p in item.get("pods") or []]
         if not item.get("namespace") or not item.get("name"):
-            raise K8sError("every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)")
+            raise UsageError("every entry of etcds needs namespace and name (the etcds of etcd_cluster_info)")
         etcds.append({"namespace": item["namespace"], "name": item["name"], "pods": pods, "replicas": item.get("replicas")})
     jobs = [(e["namespace"], pod) for e in etcds for pod in e["pods"]
             if params.get("detail") or (e["namespace"], pod) not in debug_failed]
-    clients = _Clients(params)
+    clients = _Clients(params, api)
 
     def one(job):
         namespace, pod = job
         try:
             return job, collect_member(clients.get(), namespace, pod, wanted.get(job), params, where, debug_failed.get(job))
-        except K8sError as exc:
+        except OpsError as exc:
             return job, {"container": wanted.get(job), "error": exc.msg, "view": None, "logs": None}
         except Exception as exc:  # noqa: BLE001 - one member's connection error must not hide the others
             text = str(getattr(exc, "reason", None) or exc).splitlines()

@@ -14,11 +14,12 @@ import os
 import traceback
 from urllib.parse import quote, urlencode
 
-from ansible.module_utils.basic import missing_required_lib
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, run_module
 
 try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
+    from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
     import urllib3
     HAS_K8S = True
@@ -28,6 +29,9 @@ except ImportError:
     K8S_IMPORT_ERROR = traceback.format_exc()
 
     class ConfigException(Exception):  # keeps except clauses valid; never raised without the library
+        pass
+
+    class ApiException(Exception):
         pass
 
 
@@ -111,13 +115,8 @@ def secret_values(auth: dict) -> set[str]:
     return found | kubeconfig_secrets(auth.get("kubeconfig"))
 
 
-class K8sError(Exception):
-    """A Kubernetes step failed; `msg` is one line for the user, `details` extra result keys."""
-
-    def __init__(self, msg: str, **details):
-        super().__init__(msg)
-        self.msg = msg
-        self.details = details
+class K8sError(OpsError):
+    """A Kubernetes step failed (the API server refused, or could not be reached or configured)."""
 
 
 def api_message(exc) -> str:
@@ -316,32 +315,33 @@ def forbidden(exc, verb: str, resource: str, namespace: str) -> K8sError:
     return K8sError(f"forbidden: needs {verb} on {resource} in {namespace} ({api_message(exc)})")
 
 
-def run_k8s_module(module, action) -> None:
-    """Check the library, build the client, run action(api, params, check_mode, where) and
-    report: every failure is one line in msg, never a traceback."""
-    if not HAS_K8S:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=K8S_IMPORT_ERROR)
-    params = auth_params(module.params)
-    # an inline kubeconfig is not no_log as a whole (its cluster and context names belong in
-    # the output); its secrets, and secrets taken from the environment, are masked wherever they
-    # would appear in the result
-    module.no_log_values.update(secret_values(params))
-    where = f"cluster '{cluster_label(params)}'"
-    host = params.get("host") or "?"
-    try:
-        api = new_api_client(params)
-        host = api.configuration.host
+def k8s_action(action):
+    """action(api, params, check_mode, where) as a runner action(module): the connection options
+    resolved (K8S_AUTH_*), their secrets masked, one client built and closed; the API server's
+    refusals and connection failures become one-line K8sErrors."""
+    def run(module) -> dict:
+        params = auth_params(module.params)
+        # an inline kubeconfig is not no_log as a whole (its cluster and context names belong in
+        # the output); its secrets, and secrets taken from the environment, are masked wherever
+        # they would appear in the result
+        module.no_log_values.update(secret_values(params))
+        where = f"cluster '{cluster_label(params)}'"
+        host = params.get("host") or "?"
         try:
-            result = action(api, params, module.check_mode, where)
-        finally:
-            api.close()
-    except K8sError as exc:
-        module.fail_json(msg=exc.msg, **exc.details)
-    except Exception as exc:  # noqa: BLE001 - connection errors come in many classes; each becomes one line
-        if type(exc).__name__ == "ApiException":
-            module.fail_json(msg=f"the API server of {where} answered HTTP {getattr(exc, 'status', '?')}: {api_message(exc)}")
-        reason = str(getattr(exc, "reason", None) or exc).splitlines()
-        module.fail_json(msg=f"cannot reach the API server of {where} at {host}: {reason[0] if reason else type(exc).__name__}")
-    for warning in result.pop("warnings", None) or []:
-        module.warn(warning)
-    module.exit_json(**result)
+            api = new_api_client(params)
+            host = api.configuration.host
+            try:
+                return action(api, params, module.check_mode, where)
+            finally:
+                api.close()
+        except ApiException as exc:
+            raise K8sError(f"the API server of {where} answered HTTP {exc.status}: {api_message(exc)}") from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:  # connection, TLS, proxy
+            reason = str(getattr(exc, "reason", None) or exc).splitlines()
+            raise K8sError(f"cannot reach the API server of {where} at {host}: {reason[0] if reason else type(exc).__name__}") from None
+    return run
+
+
+def run_k8s_module(module, action) -> None:
+    """The Kubernetes modules' hand-off: the one runner (_runner.run_module) over k8s_action."""
+    run_module(module, k8s_action(action), ("kubernetes", HAS_K8S, K8S_IMPORT_ERROR))

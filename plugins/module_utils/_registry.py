@@ -18,6 +18,8 @@ import urllib.parse
 
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError, open_url
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError
+
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 
@@ -34,7 +36,7 @@ _TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 _DOMAIN_RE = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::[0-9]+)?$")
 
 
-class RegistryError(Exception):
+class RegistryError(OpsError):
     """A registry could not answer; the message is one line for the user."""
 
 

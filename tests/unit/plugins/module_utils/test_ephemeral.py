@@ -16,7 +16,7 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import
 )
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._pod import container as container_spec
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._pod import state_of
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import UsageError
 
 # the etcd container of an etcd-druid >= v0.23 pod, as the fleet's API server returns it
 ETCD_POD_SPEC = {
@@ -114,7 +114,7 @@ def test_admission_message_names_passing_profile():
 def test_split_pods_across_namespaces():
     assert split_pods(["shoot--a--x/etcd-main-0", "etcd-main-1", "shoot--a--x/etcd-main-0"], "garden") == [
         ("shoot--a--x", "etcd-main-0"), ("garden", "etcd-main-1")]
-    with pytest.raises(K8sError, match="pods entry 'etcd-main-1' names no namespace"):
+    with pytest.raises(UsageError, match="pods entry 'etcd-main-1' names no namespace"):
         split_pods(["shoot--a--x/etcd-main-0", "etcd-main-1"], None)
-    with pytest.raises(K8sError, match="names no namespace"):
+    with pytest.raises(UsageError, match="names no namespace"):
         split_pods(["shoot--a--x/"], None)

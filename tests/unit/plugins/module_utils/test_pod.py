@@ -57,7 +57,7 @@ def test_states_in_words():
 # ---------------------------------------------------------------- layering
 
 MODULE_UTILS = Path(_pod.__file__).resolve().parent
-ROOMS = {"_k8s", "_exec", "_pod", "_druid", "_findings", "_docker", "_registry", "_version"}
+ROOMS = {"_runner", "_k8s", "_exec", "_pod", "_druid", "_findings", "_docker", "_registry", "_version"}
 FEATURES = {"_discover", "_ephemeral", "_etcdctl", "_health", "_report", "_debug_image"}
 
 
