@@ -4,14 +4,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Runs etcd_wrapper.ops.etcd_health_report in the controller's Ansible process: the report is
 built and written on the controller, where it belongs, without shipping and starting a module
-(a Python interpreter, ~0.3-0.9 s of CPU on the machine the sweep is measured on)."""
+(a Python interpreter, ~0.3-0.9 s of CPU on the machine the sweep is measured on). The Markdown and
+HTML renderings use Jinja2 templates that ship in plugin_utils, which only the controller has."""
 
 from __future__ import annotations
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC, run_or_error
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC
+from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils._report_render import run_or_error
 
 
 class ActionModule(ActionBase):

@@ -247,7 +247,6 @@ def discover_tls(pod_spec: dict, target: str = "etcd") -> dict | None:
     }
 
 
-
 # Where a TLS file is not mounted in the debug container it is read through the etcd process's
 # root: the PID is found at run time by name (etcd-druid pods share one PID namespace whose
 # PID 1 is the pause process), so argv carries a token that PROC_EXEC replaces before exec.

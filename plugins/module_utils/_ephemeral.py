@@ -34,6 +34,7 @@ PROFILES = {
     "sysadmin": {"privileged": True},
 }
 
+
 def security_context(profile: str) -> dict:
     import copy
     return copy.deepcopy(PROFILES[profile])

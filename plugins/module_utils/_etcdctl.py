@@ -194,7 +194,7 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
         kind, what = classify_argv(params["argv"])
     if kind == "write" and not params["allow_write"]:
         raise UsageError(f"refusing to run '{what}': it writes to etcd or is not known to be read-only; "
-                       "set allow_write: true to run it")
+                         "set allow_write: true to run it")
     pod = _pod.read_pod(api, namespace, pod_name, where)
     spec = pod.get("spec") or {}
     debug, status = _pod.find_any(pod, container)

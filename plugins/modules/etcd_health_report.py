@@ -30,7 +30,9 @@ attributes:
     description: Has a corresponding action plugin, which runs it on the controller.
     support: full
     details:
-      - The whole module runs in the action plugin, in the controller's Ansible process.
+      - The whole module runs in the action plugin, in the controller's Ansible process; the module
+        itself does not run on a target (it would fail saying so), as its HTML and Markdown templates
+        are controller-side plugin utilities.
   check_mode:
     support: full
     details:
@@ -130,15 +132,15 @@ failed_findings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC, run_or_error
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC
 
 
 def main():
+    # Ansible runs the action plugin of the same name instead of this file: the report is rendered on
+    # the controller (plugin_utils/_report_render.py), which is not shipped to targets.
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
-    result, error = run_or_error(module.params, module.check_mode)
-    if error:
-        module.fail_json(msg=error)
-    module.exit_json(**result)
+    module.fail_json(msg="etcd_wrapper.ops.etcd_health_report runs on the controller through its action plugin, "
+                         "not as a module on a target; run it as a task of a play (ansible-playbook or ansible -m)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _report
+from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils import _report_render
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
 
 from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import observation
@@ -290,7 +291,7 @@ def parse_html(text: str) -> _Collect:
 
 
 def test_html_is_self_contained(report):
-    text = _report.render_html(report)
+    text = _report_render.render_html(report)
     assert text.startswith("<!DOCTYPE html>")
     parser = parse_html(text)
     tags = parser.tags
@@ -314,14 +315,14 @@ def test_html_escapes_messages(report):
     rep["findings"][0]["message"] = evil
     rep["clusters"][2]["unreachable"] = evil
     rep["clusters"][0]["name"] = evil
-    text = _report.render_html(rep)
+    text = _report_render.render_html(rep)
     assert evil not in text and "alert(" not in text.replace("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;", "")
     assert text.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 3
     assert text.count("<script>") == 1
 
 
 def test_html_data_status_and_findings_table(report):
-    parser = parse_html(_report.render_html(report))
+    parser = parse_html(_report_render.render_html(report))
     blocks = {a["data-cluster"]: a["data-status"] for t, a in parser.tags if "cluster" in a.get("class", "").split()}
     assert blocks == {c["name"]: c["status"] for c in report["clusters"]}
     chips = [(a["data-etcd"], a["data-status"]) for t, a in parser.tags if "chip" in a.get("class", "").split()]
@@ -334,7 +335,7 @@ def test_html_data_status_and_findings_table(report):
 
 
 def test_html_member_details(report):
-    text = _report.render_html(report)
+    text = _report_render.render_html(report)
     assert "leader" in text and "follower" in text and "healthy (HTTP 200)" in text
     assert "unhealthy: context deadline exceeded" in text  # the stopped member
     assert "20.0 KiB" in text and "0.0%" in text
@@ -345,7 +346,7 @@ def test_html_member_details(report):
 def test_markdown(report):
     rep = copy.deepcopy(report)
     rep["findings"][0]["message"] = "a | b <i>"
-    text = _report.render_markdown(rep)
+    text = _report_render.render_markdown(rep)
     assert text.startswith("# etcd health sweep\n")
     assert "a \\| b &lt;i&gt;" in text
     assert _report.summary_line(rep) in text.replace("\\|", "|")
@@ -366,41 +367,41 @@ def test_markdown(report):
 
 def test_write_reports(report, tmp_path):
     dest = tmp_path / "out" / "nested"
-    written = _report.write_reports(report, str(dest))
+    written = _report_render.write_reports(report, str(dest))
     assert set(written) == {"json", "md", "html", "junit"}
     assert sorted(os.listdir(dest)) == ["health_report.html", "health_report.json", "health_report.md", "junit.xml"]
     assert json.loads((dest / "health_report.json").read_text(encoding="utf-8")) == json.loads(json.dumps(report))
     assert (dest / "health_report.json").read_text(encoding="utf-8").startswith('{\n  "$schema"')
     ET.parse(written["junit"])
-    assert open(written["html"], encoding="utf-8").read() == _report.render_html(report)
-    assert open(written["md"], encoding="utf-8").read() == _report.render_markdown(report)
+    assert open(written["html"], encoding="utf-8").read() == _report_render.render_html(report)
+    assert open(written["md"], encoding="utf-8").read() == _report_render.render_markdown(report)
     # rewriting replaces the files and leaves no temporary file behind
     rep = copy.deepcopy(report)
     rep["title"] = "second run"
-    assert _report.write_reports(rep, str(dest), formats=("md",)) == {"md": str(dest / "health_report.md")}
+    assert _report_render.write_reports(rep, str(dest), formats=("md",)) == {"md": str(dest / "health_report.md")}
     assert (dest / "health_report.md").read_text(encoding="utf-8").startswith("# second run")
     assert len(os.listdir(dest)) == 4
 
 
 def test_write_reports_unknown_format(report, tmp_path):
     with pytest.raises(ValueError, match="pdf"):
-        _report.write_reports(report, str(tmp_path), formats=("json", "pdf"))
+        _report_render.write_reports(report, str(tmp_path), formats=("json", "pdf"))
     assert os.listdir(tmp_path) == []
 
 
 def test_module_run_reports_missing_hosts_and_writes_nothing_in_check_mode(tmp_path):
     params = {"results": fleet(), "hosts": ["seed-missing"], "dest": str(tmp_path / "out"), "formats": ["json", "junit"],
               "fail_on": "critical", "thresholds": {}, "title": "t"}
-    dry = _report.run(params, True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    dry = _report_render.run(params, True, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert dry["changed"] is False and not (tmp_path / "out").exists()
     assert dry["files"] == {"json": str(tmp_path / "out" / "health_report.json"), "junit": str(tmp_path / "out" / "junit.xml")}
     assert any(line.startswith("seed-missing") and "CRITICAL" in line for line in dry["table"])
     assert dry["summary"]["clusters_unreachable"] >= 1 and dry["failed_findings"]
-    real = _report.run(params, False, "2026-11-27T00:00:00+00:00", "0.1.0")
+    real = _report_render.run(params, False, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert real["changed"] is True and sorted(os.listdir(tmp_path / "out")) == ["health_report.json", "junit.xml"]
     written = json.loads((tmp_path / "out" / "health_report.json").read_text())
     assert "seed-missing" in [c["name"] for c in written["clusters"]]
-    never = _report.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    never = _report_render.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert never["failed_findings"] == [] and never["summary"]["failed"] is False
 
 
@@ -409,8 +410,8 @@ def test_module_run_records_the_thresholds_the_results_carry(tmp_path):
     results[1]["thresholds"] = {"db_quota_warning": 0.7}
     params = {"results": results, "hosts": [], "dest": str(tmp_path), "formats": ["json"], "fail_on": "never",
               "thresholds": {}, "title": "t"}
-    _report.run(params, False, NOW, "0.1.0")
+    _report_render.run(params, False, NOW, "0.1.0")
     written = json.loads((tmp_path / "health_report.json").read_text())
     assert written["thresholds"]["db_quota_warning"] == 0.7
-    _report.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
+    _report_render.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
     assert json.loads((tmp_path / "health_report.json").read_text())["thresholds"]["db_quota_warning"] == 0.6

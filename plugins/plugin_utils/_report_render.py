@@ -1,0 +1,195 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) etcd_wrapper.ops contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""PRIVATE to the etcd_wrapper.ops collection, controller side: the health report as Markdown and
+as a self-contained HTML page (Jinja2 templates in report_templates/ beside this file), writing
+the report files, and what the etcd_health_report action plugin runs.
+
+The report itself (building it, JSON, JUnit, the terminal table) is module_utils/_report.py.
+"""
+
+from __future__ import annotations
+
+import datetime
+import html
+import os
+import tempfile
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
+from markupsafe import Markup
+
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _report
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
+
+# found beside this file wherever the collection is installed (checkout, tarball, execution environment)
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
+
+
+# ---------------------------------------------------------------- escaping: every {{ }} of a template
+
+def _plain(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _md(value) -> str:
+    """A value as text in a Markdown table cell: one line, with \\ | < > escaped."""
+    text = " ".join(_plain(value).split())
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _html(value):
+    """A value as HTML text or attribute: escaped as html.escape does (&quot; and &#x27; for quotes).
+    Jinja's autoescape then leaves the Markup as it is."""
+    return value if isinstance(value, Markup) else Markup(html.escape(_plain(value), quote=True))
+
+
+# ---------------------------------------------------------------- text the templates show
+
+def _cluster_note(c: dict) -> str:
+    return "; ".join(f"{f['code']}: {f['message']}" for f in c["findings"]) or "no etcd found"
+
+
+def _cluster_counts(c: dict) -> str:
+    n = _report.counts(_report.all_findings(c))
+    return f"{len(c['etcds'])} etcd{'s' if len(c['etcds']) != 1 else ''} · {n['critical']} critical · {n['warning']} warning"
+
+
+def _etcd_head(c: dict, e: dict) -> str:
+    n = _report.counts(e["findings"])
+    quota = f"{_report.human_bytes(e['quota_bytes'] or DEFAULT_QUOTA)} ({e['quota_source']})"
+    return (f"{e['status'].upper()} {c['name']} {e['namespace']}/{e['etcd']}: {len(e['members'])} members, "
+            f"leader {e['leader'] or 'none'}, quota {quota}, {n['critical']} critical, {n['warning']} warning")
+
+
+def _meta(report: dict) -> str:
+    meta = f"Generated {report['generated_at']}"
+    if report.get("collection_version"):
+        meta += f" by etcd_wrapper.ops {report['collection_version']}"
+    return meta + f" · schema v{report['schema_version']}"
+
+
+def _role(m: dict) -> str:
+    return "leader" if m["is_leader"] else ("learner" if m["is_learner"] else ("follower" if m["reachable"] else "unknown"))
+
+
+def _debug(m: dict) -> str:
+    debug = m["debug_container"] or ""
+    return f"{debug} failed: {m['debug_error']}".strip() if m.get("debug_error") else debug
+
+
+def _pods(e: dict) -> str:
+    return ", ".join(e["pods"]) or "none"
+
+
+def _asset(name: str) -> Markup:
+    """A file of report_templates/ as it is (CSS, JS: ours, inlined into the page, not a template)."""
+    try:
+        with open(os.path.join(TEMPLATES, name), encoding="utf-8") as fh:
+            return Markup(fh.read().strip())
+    except OSError as exc:
+        raise TemplateNotFound(name, f"{name!r} not found in {TEMPLATES!r}: {exc.strerror}") from None
+
+
+def _environment(autoescape: bool, finalize) -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=autoescape, finalize=finalize,
+                      undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.globals.update(
+        summary_line=_report.summary_line, counts=_report.counts, status_of=status_of, human_bytes=_report.human_bytes,
+        percent=_report.percent, member_health=_report.member_health, backup=_report.backup_text,
+        SEVERITIES=_report.SEVERITIES, cluster_note=_cluster_note, cluster_counts=_cluster_counts, etcd_head=_etcd_head,
+        meta=_meta, role=_role, debug=_debug, pods=_pods, asset=_asset)
+    return env
+
+
+_MARKDOWN = _environment(False, _md)
+_HTML = _environment(True, _html)
+
+
+# ---------------------------------------------------------------- the renderings
+
+def render_markdown(report: dict) -> str:
+    return _MARKDOWN.get_template("health_report.md.j2").render(report=report)
+
+
+def render_html(report: dict) -> str:
+    """One self-contained HTML5 page: inline CSS and JS, no external references."""
+    etcds = [(c, e) for c in report["clusters"] for e in c["etcds"]]
+    anchors = {id(e): f"etcd-{index}" for index, (_c, e) in enumerate(etcds, 1)}
+    return _HTML.get_template("health_report.html.j2").render(
+        report=report, status=report["summary"]["status"], etcds=etcds, anchor=lambda e: anchors[id(e)])
+
+
+RENDERERS = {"json": _report.render_json, "md": render_markdown, "html": render_html, "junit": _report.render_junit}
+
+
+# ---------------------------------------------------------------- files
+
+def _write_atomic(path: str, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_reports(report: dict, dest_dir: str, formats=("json", "md", "html", "junit")) -> dict[str, str]:
+    """Write the chosen renderings into dest_dir (created), each atomically; {format: path}.
+    Everything is rendered before the first file is written."""
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise ValueError(f"unknown report format(s): {', '.join(map(str, unknown))} (known: {', '.join(RENDERERS)})")
+    texts = {fmt: RENDERERS[fmt](report) for fmt in formats}
+    dest_dir = os.path.abspath(os.path.expanduser(str(dest_dir)))
+    os.makedirs(dest_dir, exist_ok=True)
+    written = {}
+    for fmt, text in texts.items():
+        path = os.path.join(dest_dir, _report.FILENAMES[fmt])
+        _write_atomic(path, text)
+        written[fmt] = path
+    return written
+
+
+# ---------------------------------------------------------------- the action plugin
+
+def utc_now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def run_or_error(params: dict, check_mode: bool) -> tuple[dict | None, str | None]:
+    """(result, None), or (None, the one-line error) when the report cannot be written."""
+    try:
+        return run(params, check_mode, utc_now(), COLLECTION_VERSION), None
+    except TemplateError as exc:  # a template of report_templates/ missing or broken
+        return None, f"cannot render the report: {type(exc).__name__}: {' '.join(str(exc).split())}"
+    except (OSError, ValueError) as exc:
+        return None, f"cannot write the report to {params['dest']}: {exc}"
+
+
+def run(params: dict, check_mode: bool, now: str, collection_version: str | None) -> dict:
+    """Everything etcd_wrapper.ops.etcd_health_report does; returns the result."""
+    results = [r for r in params["results"] if isinstance(r, dict)]
+    have = {r.get("host") or r.get("cluster") for r in results}
+    for host in params.get("hosts") or []:
+        if host not in have:  # the host failed before its health result existed: never drop it silently
+            results.append({"host": host, "cluster": host,
+                            "unreachable": "no health result: the sweep failed on this host before the health check"})
+    # the thresholds the findings were evaluated with travel in each etcd_health result
+    thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {})
+    report = _report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
+                                  collection_version=collection_version, title=params["title"])
+    files = {fmt: os.path.join(params["dest"], _report.FILENAMES[fmt]) for fmt in params["formats"]}
+    if not check_mode:
+        files = write_reports(report, params["dest"], params["formats"])
+    failing = {"critical"} if params["fail_on"] == "critical" else {"critical", "warning"}
+    failed_findings = [f for f in report["findings"] if f["severity"] in failing] if report["summary"]["failed"] else []
+    return {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": _report.summary_line(report),
+            "table": _report.table_lines(report), "failed_findings": failed_findings}
