@@ -17,8 +17,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _pod
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import api_message, k8s_path, new_api_client, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
+    HAS_K8S, K8S_IMPORT_ERROR, K8sError, api_message, k8s_action, k8s_path, new_api_client, rest)
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import run_module as _runner_run
 
 # Runs in the debug container as:
 #   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA CONFIG...
@@ -418,12 +420,35 @@ def _with_cluster_name(params: dict) -> dict:
     return dict(params, cluster=params.get("cluster") or params.get("context") or params.get("host") or "default")
 
 
-def cluster_unreachable(params: dict) -> dict:
+def cluster_unreachable(params: dict, reason: str | None = None) -> dict:
+    """The result for a cluster that cannot be read (reason, else params' cluster_error): the same
+    shape as check()'s, with one CLUSTER_UNREACHABLE finding. The one place that finding is made."""
     params = _with_cluster_name(params)
-    obs = {"cluster": params["cluster"], "unreachable": params["cluster_error"]}
-    findings = _findings.evaluate(obs)
-    return {"changed": False, "cluster": params["cluster"], "unreachable_reason": params["cluster_error"], "etcds": [],
-            "findings": findings, "summary": _summary(findings, [])}
+    reason = reason or params["cluster_error"]
+    findings = _findings.evaluate({"cluster": params["cluster"], "unreachable": reason})
+    return {"changed": False, "cluster": params["cluster"], "unreachable_reason": reason, "etcds": [],
+            "findings": findings, "summary": _summary(findings, []), "thresholds": _thresholds(params), "duration_s": 0.0}
+
+
+def _thresholds(params: dict) -> dict:
+    return dict(_findings.DEFAULT_THRESHOLDS, **{k: v for k, v in (params.get("thresholds") or {}).items() if v is not None})
+
+
+def run_module(module) -> None:
+    """etcd_wrapper.ops.etcd_health through the one runner. A cluster discovery could not read
+    (cluster_error), or that cannot be configured or reached now, is a result, not a failure:
+    the sweep reports it and goes on; bad input still fails."""
+    checked = k8s_action(check)
+
+    def action(mod) -> dict:
+        if mod.params.get("cluster_error"):
+            return cluster_unreachable(mod.params)  # nothing to contact, not even the kubeconfig
+        try:
+            return checked(mod)
+        except K8sError as exc:
+            return cluster_unreachable(mod.params, exc.msg)
+
+    _runner_run(module, action, ("kubernetes", HAS_K8S, K8S_IMPORT_ERROR))
 
 
 def _summary(findings: list[dict], etcds: list[dict]) -> dict:
@@ -435,8 +460,6 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_health does; returns the result."""
     started = time.monotonic()
     params = _with_cluster_name(params)
-    if params.get("cluster_error"):
-        return cluster_unreachable(params)
     if params["concurrency"] < 1:
         raise UsageError("concurrency must be at least 1")
     wanted = {}
@@ -475,7 +498,7 @@ def check(api, params: dict, check_mode: bool, where: str) -> dict:
         clients.close()
 
     results, all_findings = [], []
-    thresholds = dict(_findings.DEFAULT_THRESHOLDS, **{k: v for k, v in (params.get("thresholds") or {}).items() if v is not None})
+    thresholds = _thresholds(params)
     kubectl = "kubectl" + (f" --kubeconfig {shlex.quote(params['kubeconfig'])}" if isinstance(params.get("kubeconfig"), str)
                            and not params["kubeconfig"].lstrip().startswith("{") else "") \
         + (f" --context {shlex.quote(params['context'])}" if params.get("context") else "")

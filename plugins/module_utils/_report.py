@@ -19,13 +19,12 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, status_of
 
 SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
 SCHEMA_VERSION = 1
 
 STATUSES = ("critical", "warning", "ok")
-SEVERITIES = ("critical", "warning", "info")
 FAIL_ON = ("critical", "warning", "never")
 FINDING_KEYS = ("code", "severity", "cluster", "namespace", "etcd", "pod", "message", "value", "threshold")
 MEMBER_KEYS = ("pod", "id", "name", "is_leader", "is_learner", "reachable", "health", "health_error",
@@ -166,7 +165,9 @@ def _cluster(raw: dict) -> dict:
     raw = raw if isinstance(raw, dict) else {}
     host = _str(raw.get("host"))
     name = _str(raw.get("cluster")) or host or "?"
-    unreachable = _str(raw.get("unreachable"))
+    # etcd_health's unreachable_reason as it is (a task result cannot carry `unreachable`: Ansible
+    # reserves it), or `unreachable` from other producers
+    unreachable = _str(raw.get("unreachable_reason") or raw.get("unreachable"))
     if unreachable:
         unreachable = " ".join(unreachable.split())  # one line
     # the cluster's own findings: etcd_health's top-level list also repeats every etcd's findings

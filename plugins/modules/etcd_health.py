@@ -79,6 +79,8 @@ options:
     description:
       - Message of a discovery that could not reach the cluster. When set, nothing is contacted and
         the result is one C(CLUSTER_UNREACHABLE) finding (how the sweep keeps going past a dead cluster).
+      - A cluster that cannot be configured or reached by this module itself gives the same result,
+        with the connection error as the reason; the module fails only on bad input.
     type: str
   thresholds:
     description:
@@ -181,7 +183,9 @@ cluster:
   returned: always
   type: str
 unreachable_reason:
-  description: O(cluster_error) when given, else null (not C(unreachable), which Ansible reserves).
+  description:
+    - Why the cluster could not be read (O(cluster_error), or this module's connection error), else null.
+    - Not C(unreachable), which Ansible reserves; M(etcd_wrapper.ops.etcd_health_report) reads either name.
   returned: always
   type: str
 etcds:
@@ -264,18 +268,18 @@ summary:
   sample: {"status": "critical", "etcds": 2, "members": 6, "critical": 1, "warning": 0, "info": 0}
 thresholds:
   description: The thresholds the findings were evaluated with (defaults merged with O(thresholds)).
-  returned: unless O(cluster_error) is set
+  returned: always
   type: dict
 duration_s:
   description: Seconds the checks took.
-  returned: unless O(cluster_error) is set
+  returned: always (0 for an unreachable cluster)
   type: float
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import check, cluster_unreachable
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import run_module
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC
 
 
 def main():
@@ -304,9 +308,7 @@ def main():
         **AUTH_ARG_SPEC,
     )
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
-    if module.params["cluster_error"]:
-        module.exit_json(**cluster_unreachable(module.params))  # nothing to contact, not even the kubeconfig
-    run_k8s_module(module, check)
+    run_module(module)
 
 
 if __name__ == "__main__":

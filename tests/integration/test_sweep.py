@@ -345,6 +345,11 @@ def test_health_module_bad_input_and_cluster_error(fleet, tmp_path):
                                       "cluster_error": "cannot reach the API server"})
     assert not down.failed
     assert [(f["code"], f["severity"], f["cluster"]) for f in down["findings"]] == [("CLUSTER_UNREACHABLE", "critical", "seed-9")]
+    # a cluster the module itself cannot configure or reach: the same result, its own error the reason
+    gone = run_module("etcd_health", {"kubeconfig": str(tmp_path / "nope"), "cluster": "seed-9"})
+    assert not gone.failed and "nope" in gone["unreachable_reason"], gone
+    assert [(f["code"], f["cluster"]) for f in gone["findings"]] == [("CLUSTER_UNREACHABLE", "seed-9")]
+    assert gone["findings"][0]["message"].endswith(gone["unreachable_reason"]), gone["findings"]
     # no debug container in the pod: a finding, not a crash
     nodebug = run_module("etcd_health", dict(auth, container="no-such-debug",
                                              etcds=[{"namespace": NS1, "name": "etcd-main", "pods": ["etcd-main-0"]}]))

@@ -409,3 +409,13 @@ def test_playbook_needs_are_checked():
     assert any("needs etcd_pod" in e for e in job_template_errors(optional, OBJECTS))
     unread = {**adhoc, "survey": adhoc["survey"] + [{**QUOTA, "variable": "nobody_reads_this"}]}
     assert any("reads nobody_reads_this" in e for e in job_template_errors(unread, OBJECTS))
+
+
+def test_survey_threshold_defaults_are_the_findings_defaults():
+    """The sweep survey shows thresholds with defaults: the numbers _findings.DEFAULT_THRESHOLDS holds."""
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_THRESHOLDS
+    shown = {q["variable"][len("etcd_health_"):]: q["default"]
+             for t in load_objects()["etcd_ops_awx_job_templates"] for q in t.get("survey") or []
+             if q["variable"].startswith("etcd_health_") and q["variable"][len("etcd_health_"):] in DEFAULT_THRESHOLDS}
+    assert len(shown) == 3, shown
+    assert shown == {k: DEFAULT_THRESHOLDS[k] for k in shown}

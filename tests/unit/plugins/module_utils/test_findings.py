@@ -129,3 +129,23 @@ def test_unreachable_cluster(obs, code):
 def test_debug_container_failed():
     findings = evaluate(observation(debug_failed={"etcd-main-1": "ErrImagePull: manifest unknown"}))
     assert codes(findings) == [("DEBUG_CONTAINER_FAILED", "warning", "etcd-main-1")]
+
+
+# ---------------------------------------------------------------- one home for the thresholds
+
+def test_the_thresholds_shown_elsewhere_are_the_findings_defaults():
+    """_findings.DEFAULT_THRESHOLDS is the source; the role's defaults and its argument spec show
+    the same numbers to users and must not drift from it (the AWX survey: test_awx_survey.py)."""
+    from pathlib import Path
+
+    import yaml
+
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_THRESHOLDS
+
+    root = Path(__file__).resolve().parents[4]
+    role_defaults = yaml.safe_load((root / "roles" / "etcd_health" / "defaults" / "main.yml").read_text())
+    spec = yaml.safe_load((root / "roles" / "etcd_health" / "meta" / "argument_specs.yml").read_text())["argument_specs"]["main"]["options"]
+    for key, value in DEFAULT_THRESHOLDS.items():
+        var = f"etcd_health_{key}"
+        assert role_defaults[var] == value, var
+        assert spec[var]["default"] == value, var
