@@ -215,6 +215,9 @@ def new_api_client(params: dict):
     """
     kind, source = _kubeconfig_source(params.get("kubeconfig"))
     context = params.get("context")
+    if kind == "file" and not any(os.path.exists(os.path.expanduser(p)) for p in source.split(os.pathsep) if p):
+        # the client would say "Invalid kube-config file. No configuration found."
+        raise K8sError(f"kubeconfig {source} does not exist")
     conf = k8s_client.Configuration()
     try:
         _load_configuration(conf, kind, source, params)
