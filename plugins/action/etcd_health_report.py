@@ -12,8 +12,8 @@ from __future__ import annotations
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC
-from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils._report_render import run_or_error
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health_report import ARGUMENT_SPEC
+from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils._health_report_render import run_or_error
 
 
 class ActionModule(ActionBase):

@@ -127,7 +127,7 @@ pod_count:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._discover import discover
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._cluster_info import discover
 
 
 def main():

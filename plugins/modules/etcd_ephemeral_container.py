@@ -215,7 +215,7 @@ message:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import PROFILES, ensure_module
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral_container import PROFILES, ensure_module
 
 
 def main():

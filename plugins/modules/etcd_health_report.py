@@ -132,12 +132,12 @@ failed_findings:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._report import ARGUMENT_SPEC
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health_report import ARGUMENT_SPEC
 
 
 def main():
     # Ansible runs the action plugin of the same name instead of this file: the report is rendered on
-    # the controller (plugin_utils/_report_render.py), which is not shipped to targets.
+    # the controller (plugin_utils/_health_report_render.py), which is not shipped to targets.
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     module.fail_json(msg="etcd_wrapper.ops.etcd_health_report runs on the controller through its action plugin, "
                          "not as a module on a target; run it as a task of a play (ansible-playbook or ansible -m)")

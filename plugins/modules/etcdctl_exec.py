@@ -181,7 +181,7 @@ skipped:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import execute
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl_exec import execute
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
 
 

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _health
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import read_pod
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral_container import read_pod
 
 from testbed import fleet, kube
 

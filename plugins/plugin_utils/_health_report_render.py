@@ -6,7 +6,7 @@
 as a self-contained HTML page (Jinja2 templates in report_templates/ beside this file), writing
 the report files, and what the etcd_health_report action plugin runs.
 
-The report itself (building it, JSON, JUnit, the terminal table) is module_utils/_report.py.
+The report itself (building it, JSON, JUnit, the terminal table) is module_utils/_health_report.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, TemplateNotFound
 from markupsafe import Markup
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _report
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _health_report
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, status_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
 
@@ -52,13 +52,13 @@ def _cluster_note(c: dict) -> str:
 
 
 def _cluster_counts(c: dict) -> str:
-    n = _report.counts(_report.all_findings(c))
+    n = _health_report.counts(_health_report.all_findings(c))
     return f"{len(c['etcds'])} etcd{'s' if len(c['etcds']) != 1 else ''} · {n['critical']} critical · {n['warning']} warning"
 
 
 def _etcd_head(c: dict, e: dict) -> str:
-    n = _report.counts(e["findings"])
-    quota = f"{_report.human_bytes(e['quota_bytes'] or DEFAULT_QUOTA)} ({e['quota_source']})"
+    n = _health_report.counts(e["findings"])
+    quota = f"{_health_report.human_bytes(e['quota_bytes'] or DEFAULT_QUOTA)} ({e['quota_source']})"
     return (f"{e['status'].upper()} {c['name']} {e['namespace']}/{e['etcd']}: {len(e['members'])} members, "
             f"leader {e['leader'] or 'none'}, quota {quota}, {n['critical']} critical, {n['warning']} warning")
 
@@ -96,9 +96,9 @@ def _environment(autoescape: bool, finalize) -> Environment:
     env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=autoescape, finalize=finalize,
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
     env.globals.update(
-        summary_line=_report.summary_line, counts=_report.counts, status_of=status_of, human_bytes=_report.human_bytes,
-        percent=_report.percent, member_health=_report.member_health, backup=_report.backup_text,
-        SEVERITIES=_report.SEVERITIES, cluster_note=_cluster_note, cluster_counts=_cluster_counts, etcd_head=_etcd_head,
+        summary_line=_health_report.summary_line, counts=_health_report.counts, status_of=status_of, human_bytes=_health_report.human_bytes,
+        percent=_health_report.percent, member_health=_health_report.member_health, backup=_health_report.backup_text,
+        SEVERITIES=_health_report.SEVERITIES, cluster_note=_cluster_note, cluster_counts=_cluster_counts, etcd_head=_etcd_head,
         meta=_meta, role=_role, debug=_debug, pods=_pods, asset=_asset)
     return env
 
@@ -121,7 +121,7 @@ def render_html(report: dict) -> str:
         report=report, status=report["summary"]["status"], etcds=etcds, anchor=lambda e: anchors[id(e)])
 
 
-RENDERERS = {"json": _report.render_json, "md": render_markdown, "html": render_html, "junit": _report.render_junit}
+RENDERERS = {"json": _health_report.render_json, "md": render_markdown, "html": render_html, "junit": _health_report.render_junit}
 
 
 # ---------------------------------------------------------------- files
@@ -152,7 +152,7 @@ def write_reports(report: dict, dest_dir: str, formats=("json", "md", "html", "j
     os.makedirs(dest_dir, exist_ok=True)
     written = {}
     for fmt, text in texts.items():
-        path = os.path.join(dest_dir, _report.FILENAMES[fmt])
+        path = os.path.join(dest_dir, _health_report.FILENAMES[fmt])
         _write_atomic(path, text)
         written[fmt] = path
     return written
@@ -184,12 +184,12 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
                             "unreachable": "no health result: the sweep failed on this host before the health check"})
     # the thresholds the findings were evaluated with travel in each etcd_health result
     thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {})
-    report = _report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
-                                  collection_version=collection_version, title=params["title"])
-    files = {fmt: os.path.join(params["dest"], _report.FILENAMES[fmt]) for fmt in params["formats"]}
+    report = _health_report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
+                                         collection_version=collection_version, title=params["title"])
+    files = {fmt: os.path.join(params["dest"], _health_report.FILENAMES[fmt]) for fmt in params["formats"]}
     if not check_mode:
         files = write_reports(report, params["dest"], params["formats"])
     failing = {"critical"} if params["fail_on"] == "critical" else {"critical", "warning"}
     failed_findings = [f for f in report["findings"] if f["severity"] in failing] if report["summary"]["failed"] else []
-    return {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": _report.summary_line(report),
-            "table": _report.table_lines(report), "failed_findings": failed_findings}
+    return {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": _health_report.summary_line(report),
+            "table": _health_report.table_lines(report), "failed_findings": failed_findings}

@@ -15,8 +15,8 @@ from html.parser import HTMLParser
 import pytest
 from jsonschema import Draft202012Validator
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _report
-from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils import _report_render
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _health_report
+from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils import _health_report_render
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, pod_of_endpoint
 
 from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import observation
@@ -73,7 +73,7 @@ def fleet() -> list[dict]:
 
 @pytest.fixture
 def report() -> dict:
-    return _report.build_report(fleet(), NOW, collection_version="0.1.0")
+    return _health_report.build_report(fleet(), NOW, collection_version="0.1.0")
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def validator() -> Draft202012Validator:
     with open(SCHEMA, encoding="utf-8") as fh:
         schema = json.load(fh)
     Draft202012Validator.check_schema(schema)
-    assert schema["$id"] == _report.SCHEMA_ID
+    assert schema["$id"] == _health_report.SCHEMA_ID
     return Draft202012Validator(schema)
 
 
@@ -103,7 +103,7 @@ def test_summary_counts_and_statuses(report):
     t1 = report["clusters"][0]
     assert [(e["namespace"], e["status"]) for e in t1["etcds"]] == [("shoot--dev--alpha", "ok"), ("shoot--dev--beta", "critical")]
     assert t1["etcds"][0]["leader"] == "etcd-main-2" and len(t1["etcds"][0]["members"]) == 3
-    assert report["$schema"] == _report.SCHEMA_ID and report["schema_version"] == 1 and report["collection_version"] == "0.1.0"
+    assert report["$schema"] == _health_report.SCHEMA_ID and report["schema_version"] == 1 and report["collection_version"] == "0.1.0"
     assert report["thresholds"]["db_quota_critical"] == 0.95
 
 
@@ -120,7 +120,7 @@ def test_status_computed_from_findings_and_info_is_ok():
     info = {"code": "NOTE", "severity": "info", "message": "fyi"}
     warn = {"code": "W", "severity": "warning", "message": "w"}
     crit = {"code": "C", "severity": "critical", "message": "c"}
-    rep = _report.build_report([{"host": "h", "etcds": [
+    rep = _health_report.build_report([{"host": "h", "etcds": [
         {"namespace": "a", "etcd": "e1", "findings": [info]},
         {"namespace": "a", "etcd": "e2", "findings": [info, warn]},
         {"namespace": "a", "etcd": "e3", "status": "ok", "findings": [crit]},  # a stale status cannot hide a critical
@@ -133,7 +133,7 @@ def test_status_computed_from_findings_and_info_is_ok():
 
 
 def test_cluster_level_finding_and_unreachable_without_finding():
-    rep = _report.build_report([
+    rep = _health_report.build_report([
         {"host": "a", "cluster": "ctx-a", "findings": [{"code": "RBAC_DENIED", "severity": "warning", "message": "cannot list pods"}]},
         {"host": "b", "unreachable": "timed out\nafter 10s"},
     ], NOW)
@@ -153,28 +153,28 @@ def test_fail_on(fail_on, drop_critical, failed):
     if drop_critical:  # keep only the healthy etcd and the one with a warning
         results = [r for r in results if r["host"] == "testbed-2"] + [dict(results[1], etcds=results[1]["etcds"][1:])]
         assert all(f["severity"] != "critical" for r in results for e in r["etcds"] for f in e["findings"])
-    rep = _report.build_report(results, NOW, fail_on=fail_on)
+    rep = _health_report.build_report(results, NOW, fail_on=fail_on)
     assert rep["summary"]["failed"] is failed and rep["fail_on"] == fail_on
 
 
 def test_fail_on_only_ok_never_fails():
-    rep = _report.build_report([dict(fleet()[1], etcds=fleet()[1]["etcds"][1:])], NOW, fail_on="warning")
+    rep = _health_report.build_report([dict(fleet()[1], etcds=fleet()[1]["etcds"][1:])], NOW, fail_on="warning")
     assert rep["summary"]["status"] == "ok" and rep["summary"]["failed"] is False
 
 
 def test_fail_on_unknown_is_refused():
     with pytest.raises(ValueError, match="fail_on"):
-        _report.build_report([], NOW, fail_on="sometimes")
+        _health_report.build_report([], NOW, fail_on="sometimes")
 
 
 def test_tolerates_missing_and_odd_keys(validator):
-    rep = _report.build_report([
+    rep = _health_report.build_report([
         {"host": "bare"},
         {"host": "odd", "duration_s": "2.5", "etcds": [{"namespace": "ns", "etcd": "e", "quota_bytes": "2097152", "members": [
             {"pod": "e-0", "id": 4690677177514411075, "db_size": "1048576", "is_leader": "true", "backup_restore": {"status": "503"}},
             {"name": "e-1"}], "findings": [{"code": "X", "severity": "FATAL", "message": None, "value": [1, 2]}]}]},
     ], NOW, thresholds={"revision_skew": "500"})
-    assert errors(validator, json.loads(_report.render_json(rep))) == []
+    assert errors(validator, json.loads(_health_report.render_json(rep))) == []
     odd = rep["clusters"][1]
     m0, m1 = odd["etcds"][0]["members"]
     assert odd["duration_s"] == 2.5 and odd["etcds"][0]["quota_source"] == "etcd config"
@@ -189,7 +189,7 @@ def test_tolerates_missing_and_odd_keys(validator):
 # ---------------------------------------------------------------- JSON schema
 
 def test_report_validates_against_schema(report, validator):
-    assert errors(validator, json.loads(_report.render_json(report))) == []
+    assert errors(validator, json.loads(_health_report.render_json(report))) == []
 
 
 @pytest.mark.parametrize("breakage", [
@@ -203,7 +203,7 @@ def test_report_validates_against_schema(report, validator):
     lambda r: r["summary"]["findings"].update(critical=-1),
 ])
 def test_broken_report_does_not_validate(report, validator, breakage):
-    broken = json.loads(_report.render_json(report))
+    broken = json.loads(_health_report.render_json(report))
     breakage(broken)
     assert errors(validator, broken)
 
@@ -211,7 +211,7 @@ def test_broken_report_does_not_validate(report, validator, breakage):
 # ---------------------------------------------------------------- JUnit
 
 def test_junit(report):
-    root = ET.fromstring(_report.render_junit(report))
+    root = ET.fromstring(_health_report.render_junit(report))
     assert root.tag == "testsuites" and root.get("name") == "etcd health sweep"
     suites = {s.get("name"): s for s in root.findall("testsuite")}
     assert sorted(suites) == ["testbed-1", "testbed-2", "testbed-3", "testbed-4"]
@@ -240,7 +240,7 @@ def test_junit(report):
 def test_junit_survives_control_characters_and_markup(report):
     rep = copy.deepcopy(report)
     rep["findings"][0]["message"] = rep["clusters"][0]["etcds"][1]["findings"][0]["message"] = "bad \x1b[31m <b>&</b>"
-    root = ET.fromstring(_report.render_junit(rep))
+    root = ET.fromstring(_health_report.render_junit(rep))
     assert any(f.get("message") == "bad ?[31m <b>&</b>" for f in root.iter("failure"))
 
 
@@ -291,7 +291,7 @@ def parse_html(text: str) -> _Collect:
 
 
 def test_html_is_self_contained(report):
-    text = _report_render.render_html(report)
+    text = _health_report_render.render_html(report)
     assert text.startswith("<!DOCTYPE html>")
     parser = parse_html(text)
     tags = parser.tags
@@ -315,14 +315,14 @@ def test_html_escapes_messages(report):
     rep["findings"][0]["message"] = evil
     rep["clusters"][2]["unreachable"] = evil
     rep["clusters"][0]["name"] = evil
-    text = _report_render.render_html(rep)
+    text = _health_report_render.render_html(rep)
     assert evil not in text and "alert(" not in text.replace("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;", "")
     assert text.count("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;") >= 3
     assert text.count("<script>") == 1
 
 
 def test_html_data_status_and_findings_table(report):
-    parser = parse_html(_report_render.render_html(report))
+    parser = parse_html(_health_report_render.render_html(report))
     blocks = {a["data-cluster"]: a["data-status"] for t, a in parser.tags if "cluster" in a.get("class", "").split()}
     assert blocks == {c["name"]: c["status"] for c in report["clusters"]}
     chips = [(a["data-etcd"], a["data-status"]) for t, a in parser.tags if "chip" in a.get("class", "").split()]
@@ -335,7 +335,7 @@ def test_html_data_status_and_findings_table(report):
 
 
 def test_html_member_details(report):
-    text = _report_render.render_html(report)
+    text = _health_report_render.render_html(report)
     assert "leader" in text and "follower" in text and "healthy (HTTP 200)" in text
     assert "unhealthy: context deadline exceeded" in text  # the stopped member
     assert "20.0 KiB" in text and "0.0%" in text
@@ -346,10 +346,10 @@ def test_html_member_details(report):
 def test_markdown(report):
     rep = copy.deepcopy(report)
     rep["findings"][0]["message"] = "a | b <i>"
-    text = _report_render.render_markdown(rep)
+    text = _health_report_render.render_markdown(rep)
     assert text.startswith("# etcd health sweep\n")
     assert "a \\| b &lt;i&gt;" in text
-    assert _report.summary_line(rep) in text.replace("\\|", "|")
+    assert _health_report.summary_line(rep) in text.replace("\\|", "|")
     cells = 0
     for line in text.splitlines():  # every row has its header's number of cells once escaped pipes are ignored
         if line.startswith("| Cluster |") or line.startswith("| Severity |"):
@@ -367,41 +367,41 @@ def test_markdown(report):
 
 def test_write_reports(report, tmp_path):
     dest = tmp_path / "out" / "nested"
-    written = _report_render.write_reports(report, str(dest))
+    written = _health_report_render.write_reports(report, str(dest))
     assert set(written) == {"json", "md", "html", "junit"}
     assert sorted(os.listdir(dest)) == ["health_report.html", "health_report.json", "health_report.md", "junit.xml"]
     assert json.loads((dest / "health_report.json").read_text(encoding="utf-8")) == json.loads(json.dumps(report))
     assert (dest / "health_report.json").read_text(encoding="utf-8").startswith('{\n  "$schema"')
     ET.parse(written["junit"])
-    assert open(written["html"], encoding="utf-8").read() == _report_render.render_html(report)
-    assert open(written["md"], encoding="utf-8").read() == _report_render.render_markdown(report)
+    assert open(written["html"], encoding="utf-8").read() == _health_report_render.render_html(report)
+    assert open(written["md"], encoding="utf-8").read() == _health_report_render.render_markdown(report)
     # rewriting replaces the files and leaves no temporary file behind
     rep = copy.deepcopy(report)
     rep["title"] = "second run"
-    assert _report_render.write_reports(rep, str(dest), formats=("md",)) == {"md": str(dest / "health_report.md")}
+    assert _health_report_render.write_reports(rep, str(dest), formats=("md",)) == {"md": str(dest / "health_report.md")}
     assert (dest / "health_report.md").read_text(encoding="utf-8").startswith("# second run")
     assert len(os.listdir(dest)) == 4
 
 
 def test_write_reports_unknown_format(report, tmp_path):
     with pytest.raises(ValueError, match="pdf"):
-        _report_render.write_reports(report, str(tmp_path), formats=("json", "pdf"))
+        _health_report_render.write_reports(report, str(tmp_path), formats=("json", "pdf"))
     assert os.listdir(tmp_path) == []
 
 
 def test_module_run_reports_missing_hosts_and_writes_nothing_in_check_mode(tmp_path):
     params = {"results": fleet(), "hosts": ["seed-missing"], "dest": str(tmp_path / "out"), "formats": ["json", "junit"],
               "fail_on": "critical", "thresholds": {}, "title": "t"}
-    dry = _report_render.run(params, True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    dry = _health_report_render.run(params, True, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert dry["changed"] is False and not (tmp_path / "out").exists()
     assert dry["files"] == {"json": str(tmp_path / "out" / "health_report.json"), "junit": str(tmp_path / "out" / "junit.xml")}
     assert any(line.startswith("seed-missing") and "CRITICAL" in line for line in dry["table"])
     assert dry["summary"]["clusters_unreachable"] >= 1 and dry["failed_findings"]
-    real = _report_render.run(params, False, "2026-11-27T00:00:00+00:00", "0.1.0")
+    real = _health_report_render.run(params, False, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert real["changed"] is True and sorted(os.listdir(tmp_path / "out")) == ["health_report.json", "junit.xml"]
     written = json.loads((tmp_path / "out" / "health_report.json").read_text())
     assert "seed-missing" in [c["name"] for c in written["clusters"]]
-    never = _report_render.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
+    never = _health_report_render.run(dict(params, fail_on="never"), True, "2026-11-27T00:00:00+00:00", "0.1.0")
     assert never["failed_findings"] == [] and never["summary"]["failed"] is False
 
 
@@ -410,8 +410,8 @@ def test_module_run_records_the_thresholds_the_results_carry(tmp_path):
     results[1]["thresholds"] = {"db_quota_warning": 0.7}
     params = {"results": results, "hosts": [], "dest": str(tmp_path), "formats": ["json"], "fail_on": "never",
               "thresholds": {}, "title": "t"}
-    _report_render.run(params, False, NOW, "0.1.0")
+    _health_report_render.run(params, False, NOW, "0.1.0")
     written = json.loads((tmp_path / "health_report.json").read_text())
     assert written["thresholds"]["db_quota_warning"] == 0.7
-    _report_render.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
+    _health_report_render.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
     assert json.loads((tmp_path / "health_report.json").read_text())["thresholds"]["db_quota_warning"] == 0.6

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral import (
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._ephemeral_container import (
     PROFILES,
     admission_message,
     build_container,

@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl import (
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl_exec import (
     build_argv,
     classify_argv,
     classify_etcdctl,

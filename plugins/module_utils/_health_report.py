@@ -9,7 +9,7 @@ and the argument spec of etcd_wrapper.ops.etcd_health_report.
 Pure functions on plain dicts (the per-cluster results come from Ansible hostvars, so every key
 is optional); only the standard library and the collection's own _findings are used. The Markdown
 and HTML renderings (Jinja2 templates) and writing the files are controller-side:
-plugins/plugin_utils/_report_render.py.
+plugins/plugin_utils/_health_report_render.py.
 """
 
 from __future__ import annotations
