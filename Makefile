@@ -121,7 +121,7 @@ integration: deps venv link binaries
 test: deps sanity units lint changelog-lint docs galaxy-import integration
 
 demo: deps venv link binaries
-	$(BIN)/python -m testbed demo
+	$(BIN)/python tests/tools/demo.py
 
 demo-heal: venv
 	$(BIN)/python -m testbed fault heal

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import infra as testbed_infra  # noqa: E402
 from testbed import engine, kindnode  # noqa: E402
 
 
@@ -43,8 +43,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=3)
     opts = parser.parse_args()
-    state = testbed_cli.state_dir(None)
-    env = testbed_cli.infra_up(state, log=lambda m: print(m, file=sys.stderr))
+    state = testbed_infra.state_dir(None)
+    env = testbed_infra.infra_up(state, log=lambda m: print(m, file=sys.stderr))
     os.environ.update(env)
     os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", str(REPO / "build" / "collections"))
     build_args = {"BASE_IMAGE": env["TESTBED_BASE_IMAGE"], "ETCD_IMAGE": env["TESTBED_ETCD_IMAGE"]}

@@ -39,7 +39,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import infra as testbed_infra  # noqa: E402
 from testbed import thirdparty  # noqa: E402
 from testbed import binaries, faults, fleet, images, workloads  # noqa: E402
 
@@ -224,9 +224,9 @@ def main() -> None:
     if opts.etcd_heartbeat_ms is not None:
         os.environ["TESTBED_ETCD_HEARTBEAT_MS"] = str(opts.etcd_heartbeat_ms)
     workloads.heartbeat_ms()  # a bad value fails here, before anything starts
-    state = testbed_cli.state_dir(None)
+    state = testbed_infra.state_dir(None)
     binaries.ensure(lambda m: print(m, file=sys.stderr))
-    env = testbed_cli.infra_up(state, log=lambda m: None)
+    env = testbed_infra.infra_up(state, log=lambda m: None)
     image = images.ensure_debug_image(state, env["TESTBED_REGISTRY"], images.ops_tag(), log=print)
     faults.heal(state)
     work = REPO / "build" / "bench"
@@ -241,7 +241,7 @@ def main() -> None:
 
     for count in [opts.clusters] + ([opts.scale] if opts.scale else []):
         print(f"\n== {count} clusters x {len(ETCDS)} etcds x 3 members", flush=True)
-        kubeconfig = fleet.up(state, count, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_cli.insecure_registries(),
+        kubeconfig = fleet.up(state, count, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
                               log=lambda m: None, shape="minimal")  # the shape of the earlier figures
         inv = inventory(work / f"fleet-{count}.kubeconfig.yml", kubeconfig, count)
         contexts = [f"testbed-{i}" for i in range(1, count + 1)]

@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import infra as testbed_infra  # noqa: E402
 from testbed import workloads  # noqa: E402
 from testbed import binaries, fleet  # noqa: E402
 
@@ -53,11 +53,11 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3)
     opts = parser.parse_args()
-    state = testbed_cli.state_dir(None)
+    state = testbed_infra.state_dir(None)
     start = time.monotonic()
     binaries.ensure(lambda m: print(m, file=sys.stderr))
     build = time.monotonic() - start
-    testbed_cli.infra_up(state, log=lambda m: None)
+    testbed_infra.infra_up(state, log=lambda m: None)
     fleet.down(state)
     time.sleep(2)
     baseline = total_pss_kib()

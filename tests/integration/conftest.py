@@ -19,7 +19,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests"))
 
-from testbed import __main__ as testbed_cli  # noqa: E402
+from testbed import infra as testbed_infra  # noqa: E402
 from testbed import kindnode, registry  # noqa: E402
 
 AUTH_USER = "etcdops"
@@ -29,13 +29,13 @@ KIND_CLUSTER = "etcdops-it"
 
 @pytest.fixture(scope="session")
 def state() -> Path:
-    return testbed_cli.state_dir(None)
+    return testbed_infra.state_dir(None)
 
 
 @pytest.fixture(scope="session")
 def infra(state) -> dict[str, str]:
     """Engine, registry and base images (reused when already running)."""
-    env = testbed_cli.infra_up(state, log=lambda m: print(m, file=sys.stderr))
+    env = testbed_infra.infra_up(state, log=lambda m: print(m, file=sys.stderr))
     os.environ.update(env)
     return env
 
@@ -48,7 +48,7 @@ def docker_client(infra):
 
 @pytest.fixture(scope="session")
 def auth_registry(infra, state) -> str:
-    port = testbed_cli.auth_registry_port()
+    port = testbed_infra.auth_registry_port()
     yield registry.up(state, port, htpasswd=(AUTH_USER, AUTH_PASSWORD))
     registry.down(state, port)
 
@@ -56,7 +56,7 @@ def auth_registry(infra, state) -> str:
 @pytest.fixture(scope="session")
 def readonly_registry(infra, state) -> str:
     """A registry that serves reads but refuses every push (maintenance read-only mode)."""
-    port = testbed_cli.readonly_registry_port()
+    port = testbed_infra.readonly_registry_port()
     yield registry.up(state, port, readonly=True)
     registry.down(state, port)
 
@@ -139,7 +139,7 @@ def fleet(infra, state) -> dict:
     from testbed import kube
     count = int(os.environ.get("TESTBED_TEST_CLUSTERS", "2"))
     etcds, members = ["etcd-main", "etcd-events"], 3
-    path = fleet_mod.up(state, count, etcds, members, infra["TESTBED_REGISTRY"], testbed_cli.insecure_registries(),
+    path = fleet_mod.up(state, count, etcds, members, infra["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
                         log=lambda m: print(m, file=sys.stderr))
     clients: dict = {}
 

@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 from conftest import run_module
-from testbed import __main__ as testbed_cli
+from testbed import infra as testbed_infra
 from testbed import dockerd
 from testbed import registry as reg
 
@@ -22,7 +22,7 @@ DOCKERFILE = "ops/Dockerfile"
 def engine(infra, state) -> dict:
     """dockerd with TLS on 127.0.0.1 and 127.0.0.2 (not in its certificate), the base images
     copied in from podman; stopped when this module's tests are done."""
-    info = dockerd.up(state, testbed_cli.insecure_registries())
+    info = dockerd.up(state, testbed_infra.insecure_registries())
     try:
         dockerd.load_images(state, infra["DOCKER_HOST"], [infra["TESTBED_BASE_IMAGE"], infra["TESTBED_ETCD_IMAGE"]],
                             log=lambda m: print(m, file=sys.stderr))
