@@ -224,17 +224,27 @@ def push(state: Path, local: str, remote: str) -> str:
 
 
 def ensure_debug_image(state: Path, registry_host: str, tag: str, log=print) -> str:
-    """ops/Dockerfile built from the local base images and pushed to the fleet's registry."""
+    """ops/Dockerfile built from the local base images and pushed to the fleet's registry by the
+    collection's own module (etcd_wrapper.ops.etcd_debug_image through the `ansible` CLI), the
+    one way the debug image is built; a tag already in the engine is not rebuilt."""
+    import json
+    import subprocess
+    import sys
     repo_root = Path(__file__).resolve().parents[2]
-    local = f"localhost/etcdops/etcd-debug:{tag}"
-    remote = f"{registry_host}/etcd-wrapper/etcd-debug:{tag}"
-    if not exists(state, local):
-        log(f"  building the debug image {local} from ops/Dockerfile")
-        engine.podman(state, "build", "--network", "host", "-f", str(repo_root / "ops" / "Dockerfile"),
-                      "--build-arg", f"BASE_IMAGE={ensure_base(state, log)}",
-                      "--build-arg", f"ETCD_IMAGE={ensure_etcd_source(state, log)}",
-                      "-t", local, str(repo_root), timeout=900)
-    return push(state, local, remote)
+    name = f"{registry_host}/etcd-wrapper/etcd-debug"
+    args = {"name": name, "tag": tag, "push": True, "timeout": 900,
+            "build": {"args": {"BASE_IMAGE": ensure_base(state, log), "ETCD_IMAGE": ensure_etcd_source(state, log)},
+                      "network": "host"}}
+    env = {**os.environ, **engine.conf_env(state), "DOCKER_HOST": engine.docker_host(state),
+           "ANSIBLE_COLLECTIONS_PATH": os.environ.get("ANSIBLE_COLLECTIONS_PATH") or str(repo_root / "build" / "collections")}
+    log(f"  the debug image {name}:{tag} (etcd_wrapper.ops.etcd_debug_image: build if missing, push)")
+    proc = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-c", "local", "-i", "localhost,",
+                           "-m", "etcd_wrapper.ops.etcd_debug_image", "-a", json.dumps(args),
+                           "-e", f"ansible_python_interpreter={sys.executable}"],
+                          capture_output=True, text=True, timeout=1200, env=env, check=False)
+    if proc.returncode != 0:
+        raise procs.TestbedError(f"etcd_debug_image failed (rc {proc.returncode}): {(proc.stdout + proc.stderr)[-2000:]}")
+    return f"{name}:{tag}"
 
 
 def ops_tag() -> str:
