@@ -83,15 +83,16 @@ def test_unknown_image_fails_fast(fleet, auth):
 
 
 def test_terminated_container_gets_a_new_name(fleet_debug_image, auth):
-    base = dict(auth, namespace=NS1, pod="etcd-events-1", image=fleet_debug_image, profile="restricted", name="short-lived")
+    short = "short-lived-" + os.urandom(2).hex()  # ephemeral containers stay: a name of its own per run
+    base = dict(auth, namespace=NS1, pod="etcd-events-1", image=fleet_debug_image, profile="restricted", name=short)
     first = run_module("etcd_ephemeral_container", dict(base, command=["true"]))
     assert first.failed and "exited: terminated" in first["msg"]
     # etcdctl_exec refuses a container that is not running
-    ran = run_module("etcdctl_exec", dict(auth, namespace=NS1, pod="etcd-events-1", container="short-lived", argv=["true"]))
-    assert ran.failed and ran["msg"].startswith(f"container 'short-lived' in {NS1}/etcd-events-1 is not running: terminated")
+    ran = run_module("etcdctl_exec", dict(auth, namespace=NS1, pod="etcd-events-1", container=short, argv=["true"]))
+    assert ran.failed and ran["msg"].startswith(f"container '{short}' in {NS1}/etcd-events-1 is not running: terminated")
     second = run_module("etcd_ephemeral_container", base)
-    assert second["container"] == "short-lived-2" and second["created"] is True
-    assert "short-lived' exists but is terminated or runs another image" in second["message"]
+    assert second["container"] == f"{short}-2" and second["created"] is True
+    assert f"{short}' exists but is terminated or runs another image" in second["message"]
 
 
 # ---------------------------------------------------------------- etcdctl over TLS
@@ -313,12 +314,13 @@ def test_examples_run_as_written(attached, fleet, fleet_debug_image, tmp_path, m
 
 
 def test_wait_timeout_reports_last_status(fleet_debug_image, auth):
+    name = "impatient-" + os.urandom(2).hex()  # a new container each run: one left running would just be reused
     result = run_module("etcd_ephemeral_container", dict(auth, namespace=NS1, pod="etcd-events-0", image=fleet_debug_image,
-                                                         profile="restricted", name="impatient", wait_timeout=0))
+                                                         profile="restricted", name=name, wait_timeout=0))
     assert result.failed
-    assert result["msg"].startswith(f"timed out after 0s waiting for debug container impatient in {NS1}/etcd-events-0 "
+    assert result["msg"].startswith(f"timed out after 0s waiting for debug container {name} in {NS1}/etcd-events-0 "
                                     "to run; last status: ")
-    assert result["container"] == "impatient"
+    assert result["container"] == name
 
 
 class _NoEphemeralProxy:
