@@ -92,7 +92,7 @@ galaxy-import: dist
 # awx.awx (for extensions/awx/configure.yml) from the ansible wheel on PyPI: Galaxy is unreachable
 THIRDPARTY := $(CURDIR)/build/bench-cache/collections
 thirdparty: venv
-	$(BIN)/python -c 'from testbed import thirdparty; thirdparty.from_ansible_wheel("awx.awx")'
+	$(BIN)/python tests/tools/thirdparty.py awx.awx
 
 lint: venv link thirdparty
 	ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS):$(THIRDPARTY) ansible-lint --offline --profile production
@@ -116,7 +116,7 @@ binaries:
 	PATH="$$PATH:/usr/local/go/bin" bash tests/testbed/go/etcd/build.sh $(CURDIR)/build/bin
 
 integration: deps venv link binaries
-	$(BIN)/pytest -q tests/integration $(PYTEST_ARGS)
+	$(BIN)/pytest -q tests/testbed tests/integration $(PYTEST_ARGS)
 
 test: deps sanity units lint changelog-lint docs galaxy-import integration
 

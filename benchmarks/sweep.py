@@ -40,7 +40,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from testbed import infra as testbed_infra  # noqa: E402
-from testbed import thirdparty  # noqa: E402
+from tools import thirdparty  # noqa: E402
 from testbed import binaries, faults, fleet, images, workloads  # noqa: E402
 
 ETCDS = ["etcd-main", "etcd-events"]

@@ -11,7 +11,7 @@ import fnmatch
 import re
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import ApiException, K8sError, api_message, forbidden, k8s_path, rest
 
 # etcd-druid >= v0.23, Gardener's own labels on every etcd, and the older druid labels.
 DEFAULT_SELECTORS = [
@@ -97,7 +97,6 @@ def group(pods: list[dict], target: str, etcd_include: list[str] | None = None,
 
 
 def _list(api, selector: str, namespace: str | None, kind: str = "pods") -> list[dict]:
-    from kubernetes.client.rest import ApiException
 
     base = "api/v1" if kind == "pods" else "apis/apps/v1"
     where = k8s_path(f"{base}/namespaces", namespace, kind) if namespace else f"/{base}/{kind}"

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import ApiException, K8sError, api_message, forbidden, k8s_path, rest
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 
 DEFAULT_COMMAND = ["sleep", "infinity"]
@@ -138,7 +138,6 @@ def wait_running(api, namespace: str, pod_name: str, name: str, timeout: float, 
 
 def ensure(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_ephemeral_container does; returns the result."""
-    from kubernetes.client.rest import ApiException
 
     namespace, pod_name = params["namespace"], params["pod"]
     pod = _pod.read_pod(api, namespace, pod_name, where)

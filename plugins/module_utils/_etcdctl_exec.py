@@ -4,24 +4,15 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """PRIVATE to the etcd_wrapper.ops collection: running etcdctl (or any argv) in a debug container,
 what etcd_wrapper.ops.etcdctl_exec does. First the pure part (which commands write, the argv to
-run, how to read its output), then the API flow (find the running debug container, one exec).
-Client TLS and the endpoint come from _druid, pods from _pod, the exec from _exec."""
+run, how to read its output), then the call: the member, its debug container, TLS, endpoint and exec come from _member."""
 
 from __future__ import annotations
 
-import json
 import os
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _pod
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _member
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._member import command_words
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
-
-# etcdctl global flags that take a value (when not written as --flag=value)
-VALUE_FLAGS = {
-    "--endpoints", "--cacert", "--cert", "--key", "--user", "--password", "--command-timeout",
-    "--dial-timeout", "--keepalive-time", "--keepalive-timeout", "-w", "--write-out", "--discovery-srv",
-    "--discovery-srv-name",
-}
 
 # (command, subcommand) pairs that only read etcd; anything else is a write or unknown.
 READ_ONLY = {
@@ -32,39 +23,6 @@ READ_ONLY = {
     ("user", "list"), ("user", "get"), ("role", "list"), ("role", "get"), ("auth", "status"),
     ("snapshot", "status"),  # (snapshot save writes a file: a write, skipped in check mode)
 }
-# commands whose output etcdctl can print as JSON (-w json)
-JSON_CAPABLE = {
-    ("get",), ("put",), ("del",), ("txn",), ("compaction",),
-    ("endpoint", "status"), ("endpoint", "health"), ("endpoint", "hashkv"),
-    ("member", "list"), ("member", "add"), ("member", "remove"), ("member", "update"), ("member", "promote"),
-    ("alarm", "list"), ("alarm", "disarm"),
-    ("lease", "list"), ("lease", "timetolive"), ("lease", "grant"), ("lease", "revoke"),
-    ("user", "list"), ("user", "get"), ("role", "list"), ("role", "get"), ("auth", "status"),
-    ("snapshot", "status"),
-}
-WITH_SUBCOMMAND = {"endpoint", "member", "alarm", "lease", "user", "role", "auth", "snapshot", "check", "defrag"}
-SECRET_FLAGS = {"--password", "--user"}
-REDACTED = "********"
-
-
-def command_words(args: list[str]) -> tuple[str, ...]:
-    """The command (and subcommand) of etcdctl arguments, skipping global flags."""
-    words = []
-    skip = False
-    for arg in args:
-        if skip:
-            skip = False
-            continue
-        if arg.startswith("-"):
-            if "=" not in arg and arg in VALUE_FLAGS:
-                skip = True
-            continue
-        words.append(arg)
-        if len(words) == 2 or (len(words) == 1 and words[0] not in WITH_SUBCOMMAND):
-            break
-    return tuple(words)
-
-
 def classify_etcdctl(args: list[str]) -> tuple[str, str]:
     """('read', cmd) or ('write', cmd); unknown commands count as writes."""
     words = command_words(args)
@@ -116,75 +74,11 @@ def _classify_curl(argv: list[str]) -> tuple[str, str]:
     return "read", "curl"
 
 
-def has_flag(args: list[str], *names: str) -> bool:
-    return any(a == n or a.startswith(n + "=") for a in args for n in names)
-
-
-def default_endpoint(pod_spec: dict, scheme: str) -> str:
-    """This member's own client URL (see _druid.endpoint): https://<etcd>-local:<client port>."""
-    return _druid.endpoint(pod_spec, scheme)[0]
-
-
-def build_argv(args: list[str], endpoints: list[str] | None, tls: dict | None, timeout: int, output: str) -> list[str]:
-    """etcdctl argv: our connection flags first (unless the user gave them), then the user's."""
-    argv = ["etcdctl"]
-    if endpoints and not has_flag(args, "--endpoints"):
-        argv.append("--endpoints=" + ",".join(endpoints))
-    if tls:
-        for flag in ("cacert", "cert", "key"):
-            if not has_flag(args, f"--{flag}"):
-                argv.append(f"--{flag}={tls[flag]}")
-    if not has_flag(args, "--command-timeout"):
-        argv.append(f"--command-timeout={timeout}s")
-    argv.extend(args)
-    if output == "json" and command_words(args) in JSON_CAPABLE and not has_flag(args, "-w", "--write-out"):
-        argv.extend(["-w", "json"])
-    return argv
-
-
-def redact(argv: list[str]) -> list[str]:
-    """argv for the result: values of --password/--user (user:password) never shown."""
-    out = []
-    hide = False
-    for arg in argv:
-        if hide:
-            out.append(REDACTED)
-            hide = False
-            continue
-        name = arg.split("=", 1)[0]
-        if name in SECRET_FLAGS:
-            if "=" in arg:
-                out.append(f"{name}={REDACTED}")
-            else:
-                out.append(arg)
-                hide = True
-            continue
-        out.append(arg)
-    return out
-
-
-def parse_json(stdout: str):
-    """etcdctl -w json output (uint64 member IDs stay exact: Python ints are unbounded)."""
-    text = (stdout or "").strip()
-    if not text:
-        return None
-    try:
-        return json.loads(text)
-    except ValueError:
-        # some commands print one JSON document per line
-        docs = []
-        for line in text.splitlines():
-            line = line.strip()
-            if line:
-                docs.append(json.loads(line))
-        return docs
-
-
 # ---------------------------------------------------------------- the API flow
 
 def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcdctl_exec does; returns the result."""
-    namespace, pod_name, container = params["namespace"], params["pod"], params["container"]
+    namespace, pod_name = params["namespace"], params["pod"]
     if params.get("argv") is not None and not params["argv"]:
         raise UsageError("argv must not be empty")
     if params.get("etcdctl") is not None:
@@ -195,44 +89,28 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     if kind == "write" and not params["allow_write"]:
         raise UsageError(f"refusing to run '{what}': it writes to etcd or is not known to be read-only; "
                          "set allow_write: true to run it")
-    pod = _pod.read_pod(api, namespace, pod_name, where)
-    spec = pod.get("spec") or {}
-    debug, status = _pod.find_any(pod, container)
-    if debug is None:
-        names = _pod.names(pod, "ephemeral")
-        raise K8sError(f"pod {namespace}/{pod_name} has no container '{container}' (ephemeral containers: "
-                       f"{', '.join(names) or 'none'}); attach one with etcd_wrapper.ops.etcd_ephemeral_container")
-    if not _pod.running(status):
-        raise K8sError(f"container '{container}' in {namespace}/{pod_name} is not running: {_pod.describe(status)}")
+    tls = params.get("tls")
+    member = _member.Member(api, namespace, pod_name, params["container"], where,
+                            "auto" if tls is None else tls)
     result = {"changed": kind == "write", "tls_source": None, "kind": kind}
     if params.get("etcdctl") is not None:
-        try:
-            tls = _druid.resolve_tls(params, spec, debug)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
-        scheme = "https" if tls else "http"
-        endpoints = params.get("endpoints") or [default_endpoint(spec, scheme)]
-        run_tls = dict(tls, **{k: _druid.ETCD_ROOT_TOKEN + tls[k] for k in _druid.TLS_KEYS}) if tls and tls["via"] == "proc" else tls
-        shown_tls = dict(tls, **tls["display"]) if tls else None
-        argv = build_argv(params["etcdctl"], endpoints, run_tls, params["timeout"], params["output"])
-        shown = build_argv(params["etcdctl"], endpoints, shown_tls, params["timeout"], params["output"])
-        result["tls_source"] = tls["source"] if tls else "none"
-        if tls is None and params.get("tls") in (None, "auto"):
+        argv, shown = member.argv(params["etcdctl"], params["timeout"], params["output"], params.get("endpoints"))
+        result["tls_source"] = member.tls_source
+        if member.tls is None and tls in (None, "auto"):
             result["tls_source"] = "none (no etcd-druid TLS layout found on container 'etcd')"
     else:
-        tls = None
         argv = shown = list(params["argv"])
-    result["cmd"] = redact(shown)
+    result["cmd"] = _member.redact(shown)
     if check_mode and kind == "write":
         result.update(skipped=True, msg=f"check mode: '{what}' would write, not run")
         return result
     # the exec gets a little longer than etcdctl's own --command-timeout, so etcdctl reports first
-    out = _exec.run(api, namespace, pod_name, container, _druid.runnable(argv, tls), params["timeout"] + 5)
+    out = member.run(argv, params["timeout"] + 5, etcd_files=params.get("etcdctl") is not None)
     result.update(rc=out["rc"], stdout=out["stdout"], stderr=out["stderr"])
     wants_json = params.get("etcdctl") is not None and params["output"] == "json" and "-w" in argv[-2:]
     if wants_json and out["stdout"].strip():
         try:
-            result["json"] = parse_json(out["stdout"])
+            result["json"] = _member.parse_json(out["stdout"])
         except ValueError:
             result["json"] = None
             result["warnings"] = ["etcdctl output was not JSON; see stdout"]

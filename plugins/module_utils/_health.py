@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
-    HAS_K8S, K8S_IMPORT_ERROR, K8sError, api_message, k8s_action, k8s_path, new_api_client, rest)
+    HAS_K8S, K8S_IMPORT_ERROR, ApiException, K8sError, api_message, k8s_action, k8s_path, new_api_client, rest)
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import run_module as _runner_run
 
@@ -322,8 +322,8 @@ def next_commands(kubectl: str, namespace: str, etcd: str, rows: list[dict], fin
 # ---------------------------------------------------------------- the API flow
 
 class _Clients:
-    """One ApiClient per worker thread: the kubernetes library's exec swaps call_api on the
-    client it is given, so concurrent execs must never share one."""
+    """One ApiClient per worker thread: each holds its own connection pool and websocket state,
+    so concurrent execs (_exec.run) never share one."""
 
     def __init__(self, params: dict, first):
         """first: the module's own client (closed by the runner), given to the first worker."""
@@ -399,7 +399,6 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
 
 
 def read_logs(api, namespace: str, pod: str, container: str, lines: int) -> str:
-    from kubernetes.client.rest import ApiException
 
     where = k8s_path("api/v1/namespaces", namespace, "pods", pod, "log")
     try:

@@ -280,8 +280,6 @@ def rest(api, method: str, api_path: str, query: dict | None = None, body=None,
     ApiException (status, reason, body). No generated API classes or models: importing them costs
     about 2 s of CPU per module run with kubernetes >= 37 (some 250 pydantic models), more than
     everything else a sweep module does."""
-    from kubernetes.client.rest import ApiException
-
     url = api.configuration.host.rstrip("/") + api_path
     if query:
         url += "?" + urlencode({k: ("true" if v is True else "false" if v is False else v) for k, v in query.items()

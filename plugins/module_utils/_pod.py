@@ -9,7 +9,7 @@ API's JSON as plain dicts; every other module_utils asks here instead of walking
 
 from __future__ import annotations
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError, api_message, forbidden, k8s_path, rest
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import ApiException, K8sError, api_message, forbidden, k8s_path, rest
 
 # Waiting reasons a kubelet reports that will not resolve by waiting longer.
 FAIL_FAST_REASONS = ("ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull",
@@ -22,7 +22,6 @@ _KINDS = {"containers": ("containers", "containerStatuses"),
 
 def read_pod(api, namespace: str, pod: str, where: str) -> dict:
     """The pod as a dict; a 404 says whether the namespace or the pod is missing."""
-    from kubernetes.client.rest import ApiException
 
     try:
         return rest(api, "GET", k8s_path("api/v1/namespaces", namespace, "pods", pod))

@@ -1,5 +1,7 @@
 """Fixtures for integration tests against real parts on 127.0.0.1: podman's Docker-compatible
 API, Debian's docker-registry (plain, htpasswd and read-only), kind-shaped containerd nodes.
+The infrastructure and the fleet (`state`, `infra`, `fleet`, `fleet_debug_image`) come from
+tests/conftest.py, shared with the fleet's own tests in tests/testbed.
 
 Modules run through the real `ansible` / `ansible-playbook` CLIs with the collection on
 ANSIBLE_COLLECTIONS_PATH (the Makefile links the checkout there)."""
@@ -25,19 +27,6 @@ from testbed import kindnode, registry  # noqa: E402
 AUTH_USER = "etcdops"
 AUTH_PASSWORD = "Registry-Pa55-" + uuid.uuid4().hex[:8]
 KIND_CLUSTER = "etcdops-it"
-
-
-@pytest.fixture(scope="session")
-def state() -> Path:
-    return testbed_infra.state_dir(None)
-
-
-@pytest.fixture(scope="session")
-def infra(state) -> dict[str, str]:
-    """Engine, registry and base images (reused when already running)."""
-    env = testbed_infra.infra_up(state, log=lambda m: print(m, file=sys.stderr))
-    os.environ.update(env)
-    return env
 
 
 @pytest.fixture(scope="session")
@@ -130,30 +119,3 @@ def recap(stdout: str) -> dict[str, int]:
         if line.startswith("localhost") and "ok=" in line:
             return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
     raise AssertionError("no PLAY RECAP in:\n" + stdout)
-
-
-@pytest.fixture(scope="session")
-def fleet(infra, state) -> dict:
-    """The local fleet (TESTBED_TEST_CLUSTERS clusters, default 2), started once per session."""
-    from testbed import fleet as fleet_mod
-    from testbed import kube
-    count = int(os.environ.get("TESTBED_TEST_CLUSTERS", "2"))
-    etcds, members = ["etcd-main", "etcd-events"], 3
-    path = fleet_mod.up(state, count, etcds, members, infra["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
-                        log=lambda m: print(m, file=sys.stderr))
-    clients: dict = {}
-
-    def api(context: str):
-        if context not in clients:
-            clients[context] = kube.api_client(path, context)
-        return clients[context]
-
-    return {"kubeconfig": path, "contexts": [f"testbed-{i}" for i in range(1, count + 1)], "api": api,
-            "etcds": etcds, "members": members, "registry": infra["TESTBED_REGISTRY"]}
-
-
-@pytest.fixture(scope="session")
-def fleet_debug_image(infra, state) -> str:
-    from testbed import images
-    return images.ensure_debug_image(state, infra["TESTBED_REGISTRY"], images.ops_tag(),
-                                     log=lambda m: print(m, file=sys.stderr))

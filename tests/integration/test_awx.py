@@ -29,7 +29,8 @@ import yaml
 
 from conftest import AUTH_PASSWORD, AUTH_USER, REPO, run_module
 
-from testbed import rbac, thirdparty, workloads
+from testbed import rbac, workloads
+from tools import thirdparty
 
 AWX = REPO / "extensions" / "awx"
 

@@ -18,7 +18,8 @@ import pytest
 import yaml
 from conftest import REPO, run_module
 
-from testbed import httpproxy, pki, thirdparty, workloads
+from testbed import httpproxy, pki, workloads
+from tools import thirdparty
 
 NS1 = workloads.namespace_for(1)
 PROXY_CREDENTIALS = "etcd-ops:Pr0xy-" + os.urandom(4).hex()

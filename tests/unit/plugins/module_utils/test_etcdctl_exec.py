@@ -9,16 +9,9 @@ import os
 
 import pytest
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl_exec import (
-    build_argv,
-    classify_argv,
-    classify_etcdctl,
-    command_words,
-    default_endpoint,
-    parse_json,
-    redact,
-)
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import discover_tls, resolve_tls, runnable
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._etcdctl_exec import classify_argv, classify_etcdctl
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._member import build_argv, command_words, parse_json, redact
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import discover_tls, endpoint, resolve_tls, runnable
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._exec import exit_code
 
 # etcd-druid >= v0.23 pod spec (as the fleet serves it, trimmed to what matters)
@@ -166,8 +159,8 @@ def test_discover_tls_none():
 
 
 def test_default_endpoint():
-    assert default_endpoint(DRUID_NEW, "https") == "https://etcd-main-local:2379"
-    assert default_endpoint(DRUID_OLD, "http") == "http://127.0.0.1:2379"
+    assert endpoint(DRUID_NEW, "https")[0] == "https://etcd-main-local:2379"
+    assert endpoint(DRUID_OLD, "http")[0] == "http://127.0.0.1:2379"
 
 
 def test_build_argv_adds_connection_flags_and_json():

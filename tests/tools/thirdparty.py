@@ -30,3 +30,9 @@ def from_ansible_wheel(name: str, target: Path | None = None) -> Path:
                 if member.startswith(prefix):
                     whl.extract(member, target)
     return target
+
+
+if __name__ == "__main__":
+    # python tests/tools/thirdparty.py awx.awx [...]: unpack them, print the collections path
+    for wanted in sys.argv[1:]:
+        print(from_ansible_wheel(wanted))
