@@ -19,7 +19,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, evaluate, status_of
 
 SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
 SCHEMA_VERSION = 1
@@ -173,8 +173,8 @@ def _cluster(raw: dict) -> dict:
     # the cluster's own findings: etcd_health's top-level list also repeats every etcd's findings
     findings = [_finding(f, {"cluster": name}) for f in raw.get("findings") or [] if isinstance(f, dict) and not f.get("etcd")]
     if unreachable and not any(f["code"] == "CLUSTER_UNREACHABLE" for f in findings):
-        findings.append(_finding({"code": "CLUSTER_UNREACHABLE", "severity": "critical",
-                                  "message": f"cluster unreachable: {unreachable}"}, {"cluster": name}))
+        # a producer that did not say it as a finding: the rule in _findings says it
+        findings.extend(_finding(f, {"cluster": name}) for f in evaluate({"cluster": name, "unreachable": unreachable}))
     findings.sort(key=_finding_key)
     etcds = sorted((_etcd(e, name) for e in raw.get("etcds") or []), key=lambda e: (e["namespace"], e["etcd"]))
     status = worst([e["status"] for e in etcds] + [status_of(findings)])
