@@ -25,6 +25,8 @@ An observation is a dict:
 
 from __future__ import annotations
 
+import shlex
+
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import member_pod, pod_of_url
 
 DEFAULT_QUOTA = 8 * 1024 ** 3
@@ -44,6 +46,39 @@ DEFAULT_THRESHOLDS = {
 
 ALARMS = {1: "NOSPACE", 2: "CORRUPT"}
 SEVERITIES = ("critical", "warning", "info")
+
+
+# The remedy of each finding code: the collection's playbook for that one etcd, and whether it
+# writes to etcd (then the command carries allow_write=true, and the docs say: run it with --check
+# first for the plan). Codes not named here have no playbook that fixes them: diagnose.yml shows
+# what is wrong and the commands to paste next.
+REMEDIES = {
+    "DB_FRAGMENTED": ("defrag", True),
+    "DB_QUOTA_HIGH": ("defrag", True),
+    "ALARM_NOSPACE": ("recover_nospace", True),
+}
+NO_REMEDY = {"CLUSTER_UNREACHABLE", "ETCD_HIBERNATED"}
+
+
+def remedy(f: dict, inventory: list[str] | None = None, extra_vars: dict | None = None) -> str | None:
+    """The exact ansible-playbook command for one finding's etcd (None for cluster-level findings
+    and codes without one): -i the sweep's inventory sources, -l the cluster (its inventory host),
+    the etcd by -e etcd_namespace / etcd_name, the caller's extra vars (e.g. the debug image)."""
+    code = f.get("code")
+    if code in NO_REMEDY or not f.get("namespace") or not f.get("etcd") or not f.get("cluster"):
+        return None
+    playbook, writes = REMEDIES.get(code, ("diagnose", False))
+    argv = ["ansible-playbook"]
+    for source in inventory or []:
+        argv += ["-i", str(source)]
+    argv += [f"etcd_wrapper.ops.{playbook}", "-l", f["cluster"], "-e", f"etcd_namespace={f['namespace']}",
+             "-e", f"etcd_name={f['etcd']}"]
+    for key, value in sorted((extra_vars or {}).items()):
+        if value not in (None, ""):
+            argv += ["-e", f"{key}={value}"]
+    if writes:
+        argv += ["-e", "allow_write=true"]
+    return " ".join(shlex.quote(a) for a in argv)
 
 
 def status_of(findings: list[dict]) -> str:

@@ -19,7 +19,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, evaluate, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, evaluate, remedy, status_of
 
 SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
 SCHEMA_VERSION = 1
@@ -188,11 +188,18 @@ def _finding_key(f: dict):
 
 
 def build_report(results: list[dict], generated_at: str, fail_on: str = "critical", thresholds: dict | None = None,
-                 collection_version: str | None = None, title: str = "etcd health sweep") -> dict:
-    """The report document (see docs/health_report.schema.json) from one result per cluster."""
+                 collection_version: str | None = None, title: str = "etcd health sweep",
+                 remedies: dict | None = None) -> dict:
+    """The report document (see docs/health_report.schema.json) from one result per cluster.
+    remedies: {'inventory': [sources], 'extra_vars': {...}} for each finding's remedy command."""
     if fail_on not in FAIL_ON:
         raise ValueError(f"fail_on must be one of {', '.join(FAIL_ON)}, not {fail_on!r}")
     clusters = sorted((_cluster(r) for r in results or []), key=lambda c: (c["name"], c["host"]))
+    remedies = remedies or {}
+    for c in clusters:
+        for f in c["findings"] + [f for e in c["etcds"] for f in e["findings"]]:
+            # -l names the inventory host the sweep ran for (the cluster's host)
+            f["remedy"] = remedy(dict(f, cluster=c["host"]), remedies.get("inventory"), remedies.get("extra_vars"))
     flat = [f for c in clusters for f in c["findings"] + [f for e in c["etcds"] for f in e["findings"]]]
     flat.sort(key=_finding_key)
     counts = {s: sum(1 for f in flat if f["severity"] == s) for s in SEVERITIES}
@@ -375,4 +382,8 @@ ARGUMENT_SPEC = dict(
     fail_on=dict(type="str", choices=["critical", "warning", "never"], default="critical"),
     thresholds=dict(type="dict", default={}),
     title=dict(type="str", default="etcd health sweep"),
+    remedies=dict(type="dict", default={}, options=dict(
+        inventory=dict(type="list", elements="str", default=[]),
+        extra_vars=dict(type="dict", default={}),
+    )),
 )

@@ -79,6 +79,26 @@ options:
     description: Title of the report.
     type: str
     default: etcd health sweep
+  remedies:
+    description:
+      - What goes into each finding's C(remedy), the C(ansible-playbook) command that fixes (or
+        diagnoses) that one etcd - C(etcd_wrapper.ops.defrag) for C(DB_FRAGMENTED) and
+        C(DB_QUOTA_HIGH), C(etcd_wrapper.ops.recover_nospace) for C(ALARM_NOSPACE) (both with
+        C(allow_write=true): run them with C(--check) first to see the plan),
+        C(etcd_wrapper.ops.diagnose) for the other etcd findings. The cluster is C(-l <host>), the
+        etcd C(-e etcd_namespace=... -e etcd_name=...).
+    type: dict
+    default: {}
+    suboptions:
+      inventory:
+        description: The inventory sources (C(-i)), for example C(ansible_inventory_sources).
+        type: list
+        elements: str
+        default: []
+      extra_vars:
+        description: Extra variables every command carries (C(-e key=value)), for example the debug image.
+        type: dict
+        default: {}
 seealso:
   - module: etcd_wrapper.ops.etcd_health
 """

@@ -185,7 +185,8 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
     # the thresholds the findings were evaluated with travel in each etcd_health result
     thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {})
     report = _health_report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
-                                         collection_version=collection_version, title=params["title"])
+                                         collection_version=collection_version, title=params["title"],
+                                         remedies=params.get("remedies"))
     files = {fmt: os.path.join(params["dest"], _health_report.FILENAMES[fmt]) for fmt in params["formats"]}
     if not check_mode:
         files = write_reports(report, params["dest"], params["formats"])

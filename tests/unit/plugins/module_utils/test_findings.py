@@ -9,7 +9,7 @@ import copy
 
 import pytest
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, leader_pod, pod_of_endpoint
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import evaluate, leader_pod, pod_of_endpoint, remedy
 
 from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import PODS, healthz, observation, parsed
 
@@ -149,3 +149,35 @@ def test_the_thresholds_shown_elsewhere_are_the_findings_defaults():
         var = f"etcd_health_{key}"
         assert role_defaults[var] == value, var
         assert spec[var]["default"] == value, var
+
+
+# ---------------------------------------------------------------- remedies
+
+def _f(code: str, **kw) -> dict:
+    return dict({"code": code, "cluster": "seed-1", "namespace": "shoot--dev--alpha", "etcd": "etcd-main", "pod": None}, **kw)
+
+
+def test_remedy_of_a_fragmented_etcd_is_the_defrag_playbook_with_allow_write():
+    cmd = remedy(_f("DB_FRAGMENTED"), ["/inv/fleet.kubeconfig.yml"], {"debug_container_image": "reg:5000/etcd-debug:1"})
+    assert cmd == ("ansible-playbook -i /inv/fleet.kubeconfig.yml etcd_wrapper.ops.defrag -l seed-1 "
+                   "-e etcd_namespace=shoot--dev--alpha -e etcd_name=etcd-main "
+                   "-e debug_container_image=reg:5000/etcd-debug:1 -e allow_write=true")
+
+
+def test_remedy_of_nospace_is_recovery_and_of_other_etcd_findings_diagnose():
+    assert " etcd_wrapper.ops.recover_nospace " in remedy(_f("ALARM_NOSPACE"))
+    assert " etcd_wrapper.ops.defrag " in remedy(_f("DB_QUOTA_HIGH"))
+    diagnose = remedy(_f("MEMBER_UNREACHABLE", pod="etcd-main-1"))
+    assert " etcd_wrapper.ops.diagnose " in diagnose and "allow_write" not in diagnose
+    assert not diagnose.startswith("ansible-playbook -i")  # no inventory given, none invented
+
+
+def test_no_remedy_for_cluster_level_and_hibernated_findings():
+    assert remedy(_f("CLUSTER_UNREACHABLE", namespace=None, etcd=None)) is None
+    assert remedy(_f("ETCD_HIBERNATED")) is None
+    assert remedy(_f("MEMBER_COUNT_MISMATCH", namespace=None)) is None
+
+
+def test_remedy_quotes_what_a_shell_would_split():
+    cmd = remedy(_f("DB_FRAGMENTED", cluster="my seed"), ["a b.yml"], {"x": "$(rm -rf /)", "empty": ""})
+    assert "-i 'a b.yml'" in cmd and "-l 'my seed'" in cmd and "-e 'x=$(rm -rf /)'" in cmd and "empty" not in cmd

@@ -74,7 +74,7 @@ def test_templates_and_assets_beside_the_renderer(report, tmp_path, monkeypatch)
     for asset in ("health_report.css", "health_report.js"):
         with open(os.path.join(_health_report_render.TEMPLATES, asset), encoding="utf-8") as fh:
             assert fh.read().strip() in text  # inlined as it is: the page fetches nothing
-    assert text.endswith("</html>\n") and _health_report_render.render_markdown(report).endswith(" |\n")
+    assert text.endswith("</html>\n") and _health_report_render.render_markdown(report).endswith("  ```\n")  # the remedies close it
 
 
 def test_empty_report(tmp_path):
@@ -111,3 +111,18 @@ def test_missing_asset_is_a_one_line_error(tmp_path, monkeypatch):
     result, error = _health_report_render.run_or_error(params, False)
     assert result is None and "\n" not in error and not (tmp_path / "out").exists()
     assert error == f"cannot render the report: TemplateNotFound: 'health_report.css' not found in '{tmp_path}': No such file or directory"
+
+
+def test_remedies_listed_once_per_etcd_with_its_codes_and_escaped_in_html():
+    results = fleet()
+    results[1]["host"] = "seed <1>"  # -l names the inventory host, which may need quoting and escaping
+    rep = _health_report.build_report(results, NOW, remedies={"inventory": ["fleet.yml"], "extra_vars": {"debug_container_image": "r/i:1"}})
+    stopped = [f for f in rep["findings"] if f["namespace"] == "shoot--dev--beta"]
+    assert stopped and {f["remedy"] for f in stopped} == {
+        "ansible-playbook -i fleet.yml etcd_wrapper.ops.diagnose -l 'seed <1>' -e etcd_namespace=shoot--dev--beta "
+        "-e etcd_name=etcd-main -e debug_container_image=r/i:1"}
+    assert all(f["remedy"] is None for f in rep["findings"] if f["code"] == "CLUSTER_UNREACHABLE")
+    md = _health_report_render.render_markdown(rep)
+    assert md.count("etcd_namespace=shoot--dev--beta") == 1 and "## Remedies" in md
+    html = _health_report_render.render_html(rep)
+    assert "-l &#x27;seed &lt;1&gt;&#x27;" in html and "seed <1>" not in html
