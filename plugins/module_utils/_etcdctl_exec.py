@@ -23,6 +23,8 @@ READ_ONLY = {
     ("user", "list"), ("user", "get"), ("role", "list"), ("role", "get"), ("auth", "status"),
     ("snapshot", "status"),  # (snapshot save writes a file: a write, skipped in check mode)
 }
+
+
 def classify_etcdctl(args: list[str]) -> tuple[str, str]:
     """('read', cmd) or ('write', cmd); unknown commands count as writes."""
     words = command_words(args)

@@ -114,6 +114,23 @@ def parse_json(stdout: str):
         return docs
 
 
+def health_ok(entry: dict | None) -> tuple[bool, str]:
+    """(serves, why not) for one `endpoint health -w json` entry: health true, or false only because
+    of a NOSPACE alarm (etcdctl v3.5 ep_command.go sets health false with "Active Alarm(s): NOSPACE"):
+    such a member still serves reads, snapshots and the defragmentation that cures it; any other
+    error (CORRUPT, no answer) counts."""
+    if not entry:
+        return False, "no endpoint health answer"
+    if entry.get("health") is True:
+        return True, ""
+    error = (entry.get("error") or "health false").strip()
+    if error.startswith("Active Alarm(s):"):
+        kinds = error.split(":", 1)[1].split()
+        if kinds and all(k == "NOSPACE" for k in kinds):
+            return True, ""
+    return False, error
+
+
 class Member:
     """A member pod with a running debug container: reads the pod once, resolves client TLS
     (`tls`: 'auto', 'none' or {cacert, cert, key}) and the member's own endpoint."""

@@ -84,7 +84,7 @@ options:
       - What goes into each finding's C(remedy), the C(ansible-playbook) command that fixes (or
         diagnoses) that one etcd - C(etcd_wrapper.ops.defrag) for C(DB_FRAGMENTED) and
         C(DB_QUOTA_HIGH), C(etcd_wrapper.ops.recover_nospace) for C(ALARM_NOSPACE) (both with
-        C(allow_write=true): run them with C(--check) first to see the plan),
+        C(allow_write=true); run them with C(--check) first to see the plan),
         C(etcd_wrapper.ops.diagnose) for the other etcd findings. The cluster is C(-l <host>), the
         etcd C(-e etcd_namespace=... -e etcd_name=...).
     type: dict

@@ -148,15 +148,22 @@ def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = 
                           env={**os.environ, "ETCDCTL_API": "3"}, check=False)
 
 
-def nospace(state: Path, index: int, etcd: str, namespace: str | None = None) -> str:
-    """Recreate the etcd with a small quota and write until etcd raises its NOSPACE alarm."""
+def nospace(state: Path, index: int, etcd: str, namespace: str | None = None, kind: str = "history") -> str:
+    """Recreate the etcd with a small quota and write until etcd raises its NOSPACE alarm.
+    kind 'history': one key rewritten, the space is taken by old revisions (what compaction frees:
+    the case etcd's maintenance guide recovers, and the common one when compaction lags);
+    'keys': distinct keys, the space is live data (compaction frees nothing)."""
+    if kind not in ("history", "keys"):
+        raise procs.TestbedError(f"nospace kind must be history or keys, got {kind!r}")
     ns = namespace or workloads.namespace_for(index)
     _recreate(state, index, etcd, SMALL_QUOTA, ns)
     _record(state, {"kind": "nospace", "cluster": index, "namespace": ns, "etcd": etcd})
-    value = secrets.token_hex(256 * 1024)  # 512 KiB
     deadline = time.monotonic() + 60
-    for i in range(200):
-        proc = etcdctl(state, index, etcd, "put", f"/fault/nospace/{i}", stdin=value, namespace=ns)  # too long for argv
+    for i in range(200 if kind == "history" else 600):
+        # history: 512 KiB, new each time; keys: 16 KiB, so the live data fills the quota closely
+        value = secrets.token_hex(256 * 1024 if kind == "history" else 8 * 1024)
+        key = "/fault/nospace" if kind == "history" else f"/fault/nospace/{i}"
+        proc = etcdctl(state, index, etcd, "put", key, stdin=value, namespace=ns)  # too long for argv
         if "database space exceeded" in proc.stderr:
             break
         if proc.returncode != 0 and time.monotonic() > deadline:
@@ -186,3 +193,32 @@ def heal(state: Path, index: int | None = None) -> list[str]:
     (state / "fleet").mkdir(parents=True, exist_ok=True)
     (state / "fleet" / "faults.json").write_text(json.dumps(left, indent=1))
     return done
+
+
+def fragment(state: Path, index: int, etcd: str, mib: int, namespace: str | None = None) -> str:
+    """Leave free pages in every member's database: write `mib` MiB under /fault/fragment/ (512 KiB
+    values), delete them, and compact to the current revision (physical), so dbSizeInUse drops while
+    dbSize stays (what `etcdctl defrag` gives back). Nothing to heal: the keys are gone and a defrag
+    (or nothing) follows; the DB stays far below the health sweep's DB_FRAGMENTED minimum."""
+    ns = namespace or workloads.namespace_for(index)
+    value = secrets.token_hex(256 * 1024)  # 512 KiB
+    for i in range(max(1, mib * 2)):
+        proc = etcdctl(state, index, etcd, "put", f"/fault/fragment/{i}", stdin=value, namespace=ns)
+        if proc.returncode != 0:
+            raise procs.TestbedError(f"put /fault/fragment/{i} in {ns}/{etcd} failed: {proc.stderr.strip()}")
+    proc = etcdctl(state, index, etcd, "del", "--prefix", "/fault/fragment/", namespace=ns)
+    if proc.returncode != 0:
+        raise procs.TestbedError(f"del /fault/fragment/ in {ns}/{etcd} failed: {proc.stderr.strip()}")
+    status = etcdctl(state, index, etcd, "endpoint", "status", "-w", "json", namespace=ns)
+    try:
+        revision = json.loads(status.stdout)[0]["Status"]["header"]["revision"]
+    except (ValueError, LookupError):
+        raise procs.TestbedError(f"no revision from {ns}/{etcd}: {status.stderr.strip() or status.stdout}") from None
+    proc = etcdctl(state, index, etcd, "compaction", "--physical", str(revision), namespace=ns)
+    if proc.returncode != 0 and "has been compacted" not in proc.stderr:
+        raise procs.TestbedError(f"compaction of {ns}/{etcd} failed: {proc.stderr.strip()}")
+    # one more write: bbolt hands the compacted pages to the freelist at the next write transaction,
+    # and only then does each member's dbSizeInUse drop (measured: the followers' stayed put without it)
+    etcdctl(state, index, etcd, "put", "/fault/fragment-tick", "x", namespace=ns)
+    etcdctl(state, index, etcd, "del", "/fault/fragment-tick", namespace=ns)
+    return f"testbed-{index}: {ns}/{etcd} fragmented ({mib} MiB written, deleted and compacted)"

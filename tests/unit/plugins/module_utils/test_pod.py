@@ -58,7 +58,7 @@ def test_states_in_words():
 
 MODULE_UTILS = Path(_pod.__file__).resolve().parent
 ROOMS = {"_runner", "_k8s", "_exec", "_pod", "_druid", "_findings", "_docker", "_registry", "_version", "_member"}
-FEATURES = {"_cluster_info", "_ephemeral_container", "_etcdctl_exec", "_health", "_health_report", "_debug_image"}
+FEATURES = {"_cluster_info", "_ephemeral_container", "_etcdctl_exec", "_health", "_health_report", "_debug_image", "_snapshot", "_defrag"}
 
 
 def _imports(path: Path) -> set[str]:
