@@ -364,6 +364,15 @@ def public(fig: dict) -> dict:
     return out
 
 
+class GateFailed(OpsError):
+    """The step was done (etcd changed), but the gate after it did not pass: the run stops, and the
+    step is listed as done with `gate` saying why."""
+
+    def __init__(self, msg: str, why: str, record: dict):
+        super().__init__(msg)
+        self.why, self.record = why, record
+
+
 def _fail(msg: str, result: dict, steps: list[dict], done: list[dict]) -> OpsError:
     not_done = steps[len(done):]
     details = {k: v for k, v in result.items() if k not in ("msg", "changed", "failed")}
@@ -444,6 +453,8 @@ def _run(cluster: Cluster, params: dict, ns: str, etcd: str, pods: list[str], ch
         try:
             record = _do(cluster, item, figs, params, the_plan["command_timeout"], leader, margin)
         except OpsError as exc:
+            if isinstance(exc, GateFailed):  # the step itself was done: say so, and that its gate did not pass
+                done.append(dict(item, duration_s=round(time.monotonic() - t0, 2), gate=exc.why, **exc.record))
             result.update(changed=bool(done), after=[public(cluster.read(p, ("status",))) for p in pods])
             raise _fail(f"{item['action']} of {item['pod']} in {ns}/{etcd} failed: {exc.msg}; "
                         f"{len(done)} of {len(steps)} step(s) done, stopped", result, steps, done) from None
@@ -521,7 +532,9 @@ def _do(cluster: Cluster, item: dict, figs: dict, params: dict, timeout: int, le
                 return {"db_size_before": before.get("db_size"), "db_size_after": now[item["pod"]]["db_size"],
                         "output": _last_line(out["stdout"])}
             if time.monotonic() > deadline:
-                raise OpsError(f"defragmented, but the gate after it did not pass within {gate_timeout}s: {why}")
+                raise GateFailed(f"defragmented, but the gate after it did not pass within {gate_timeout}s: {why}", why,
+                                 {"db_size_before": before.get("db_size"), "db_size_after": now[item["pod"]].get("db_size"),
+                                  "output": _last_line(out["stdout"])})
             time.sleep(POLL_INTERVAL)
     if item["action"] == "disarm":
         out = member.etcdctl(["alarm", "disarm"], READ_TIMEOUT * 3, output="raw")

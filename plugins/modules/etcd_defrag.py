@@ -196,7 +196,9 @@ plan:
   type: list
   elements: dict
 done:
-  description: The steps done, each with C(duration_s), and for C(defragment) C(db_size_before) and C(db_size_after).
+  description:
+    - The steps done, each with C(duration_s), and for C(defragment) C(db_size_before) and C(db_size_after).
+    - A step that was done but whose gate did not pass (the run stopped there) carries C(gate), the reason.
   returned: always
   type: list
   elements: dict

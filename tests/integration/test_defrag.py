@@ -7,7 +7,9 @@ independently with the host's etcdctl over the pod network. Every fault is heale
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import threading
 import time
 
 import pytest
@@ -279,3 +281,68 @@ def test_nospace_compact_defrag_disarm_verify(fleet, fleet_debug_image, auth, st
         assert [d["action"] for d in ok["done"]][-1] == "disarm"
     finally:
         heal_nospace(state)
+
+
+def answering(state):
+    """A reader of {pod: {'db_size', 'leader_pod'}} for the members that answer right now, from the
+    host's etcdctl (it prints the members it reached and names the others on stderr). The endpoints
+    are looked up once: each read is one etcdctl process (~0.1 s), fast enough to catch the run
+    between two members."""
+    api = kube.api_client(fleet_mod.kubeconfig_path(state), CONTEXT)
+    ips = {p.status.pod_ip: p.metadata.name for p in client.CoreV1Api(api).list_namespaced_pod(NS).items
+           if p.metadata.name.startswith(ETCD + "-")}
+    argv = faults.etcdctl_argv(state, INDEX, ETCD, "endpoint", "status", "-w", "json", "--command-timeout=2s",
+                               all_members=True, namespace=NS)
+
+    def read() -> dict:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=15, check=False, env={**os.environ, "ETCDCTL_API": "3"})
+        try:
+            entries = json.loads(proc.stdout or "[]")
+        except ValueError:
+            return {}
+        by_id = {e["Status"]["header"]["member_id"]: ips[e["Endpoint"].split("//")[1].rsplit(":", 1)[0]] for e in entries}
+        return {by_id[e["Status"]["header"]["member_id"]]: {"db_size": e["Status"]["dbSize"], "leader_pod": by_id.get(e["Status"]["leader"])}
+                for e in entries}
+    return read
+
+
+def test_member_stopped_mid_run_stops_the_run_nothing_else_touched(attached, auth, state):
+    """The issue's fault: a member lost while the run is under way. The first follower is
+    defragmented; the moment its database shrinks, the second follower is stopped. The run must
+    stop there: no move of leadership, the leader and the stopped member untouched."""
+    faults.fragment(state, INDEX, ETCD, 16, NS)
+    before = cluster_status(state)
+    leader = next(iter({s["leader_pod"] for s in before.values()}))
+    first, second = sorted(p for p in PODS if p != leader)  # the module takes followers in pod order
+    read = answering(state)
+    outcome: list = []
+    runner = threading.Thread(target=lambda: outcome.append(defrag(auth, allow_write=True, gate_timeout=10, **SMALL_RULE)))
+    runner.start()
+    stopped = False
+    try:
+        deadline = time.monotonic() + 120
+        while runner.is_alive() and time.monotonic() < deadline:
+            if read().get(first, {}).get("db_size", before[first]["db_size"]) < before[first]["db_size"] / 4:
+                faults.stop_member(state, INDEX, ETCD, int(second.rsplit("-", 1)[1]), NS)
+                stopped = True
+                break
+            time.sleep(0.05)
+        runner.join(timeout=600)
+        assert stopped, f"the first follower's database never shrank while the run was on: {outcome}"
+        result = outcome[0]
+        assert result.failed, result
+        assert "\n" not in result["msg"] and result["msg"].startswith(
+            f"defragment of {first} in {NS}/{ETCD} failed: defragmented, but the gate after it did not pass within 10s: "), result["msg"]
+        assert result["msg"].endswith("; 1 of 4 step(s) done, stopped"), result["msg"]
+        assert [(d["pod"], d["action"]) for d in result["done"]] == [(first, "defragment")], result["done"]
+        assert result["done"][0]["gate"] and result["done"][0]["db_size_after"] < result["done"][0]["db_size_before"] / 4
+        assert [(s["pod"], s["action"]) for s in result["not_done"]] == [
+            (second, "defragment"), (leader, "move-leader"), (leader, "defragment")], result["not_done"]
+        now = read()
+        assert second not in now and now[leader]["leader_pod"] == leader  # stopped; leadership never moved
+        assert now[leader]["db_size"] == before[leader]["db_size"]  # the leader was not defragmented
+    finally:
+        if stopped:
+            heal_stopped(state, int(second.rsplit("-", 1)[1]))
+    after = defrag(auth, allow_write=True, **SMALL_RULE)  # healed: the rest is done on a second run
+    assert not after.failed and [d["pod"] for d in after["done"] if d["action"] == "defragment"] == [second, leader], after
