@@ -129,11 +129,10 @@ def _member_endpoint(api, ns: str, pod: str) -> str:
     return f"https://{ip}:2379"
 
 
-def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = False,
-            timeout: float = 30, stdin: str | None = None, namespace: str | None = None) -> subprocess.CompletedProcess:
-    """The host's etcdctl over the pod network with the etcd's client cert, against member 0 or
-    every member by pod IP (the host cannot resolve the members' advertised peer DNS names,
-    so --cluster does not work from here)."""
+def etcdctl_argv(state: Path, index: int, etcd: str, *args: str, all_members: bool = False,
+                 namespace: str | None = None) -> list[str]:
+    """The argv `etcdctl` runs (endpoints looked up now, by pod IP): for callers that run the same
+    command many times and must not pay the API lookups each time (run it with ETCDCTL_API=3)."""
     cluster = fleet.Cluster(index, state)
     ns = namespace or workloads.namespace_for(index)
     api = _api(state, cluster)
@@ -141,9 +140,17 @@ def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = 
     layout = workloads.find_shoot(cluster.dir, ns).layout
     pods = sorted(p.metadata.name for p in kube.pods(api, ns, workloads.selector(etcd, layout))) if all_members else [f"{etcd}-0"]
     endpoints = ",".join(_member_endpoint(api, ns, pod) for pod in pods)
-    argv = ["etcdctl", f"--endpoints={endpoints}", f"--cacert={tls / 'ca' / 'ca.crt'}",
+    return ["etcdctl", f"--endpoints={endpoints}", f"--cacert={tls / 'ca' / 'ca.crt'}",
             f"--cert={tls / etcd / 'client' / 'tls.crt'}", f"--key={tls / etcd / 'client' / 'tls.key'}",
             "--insecure-skip-tls-verify", "--command-timeout=10s", *args]
+
+
+def etcdctl(state: Path, index: int, etcd: str, *args: str, all_members: bool = False,
+            timeout: float = 30, stdin: str | None = None, namespace: str | None = None) -> subprocess.CompletedProcess:
+    """The host's etcdctl over the pod network with the etcd's client cert, against member 0 or
+    every member by pod IP (the host cannot resolve the members' advertised peer DNS names,
+    so --cluster does not work from here)."""
+    argv = etcdctl_argv(state, index, etcd, *args, all_members=all_members, namespace=namespace)
     return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, input=stdin,
                           env={**os.environ, "ETCDCTL_API": "3"}, check=False)
 
