@@ -34,6 +34,16 @@ JSON_CAPABLE = {
 }
 WITH_SUBCOMMAND = {"endpoint", "member", "alarm", "lease", "user", "role", "auth", "snapshot", "check", "defrag"}
 SECRET_FLAGS = {"--password", "--user"}
+
+# The options of a module working on one etcd's members through their debug containers (etcd_snapshot,
+# etcd_defrag): which etcd, its member pods (names or etcd_cluster_info pod dicts), the container, TLS
+ETCD_MEMBERS_ARG_SPEC = dict(
+    namespace=dict(type="str", required=True),
+    etcd=dict(type="str", required=True),
+    pods=dict(type="list", elements="raw", required=True),
+    container=dict(type="str", default="etcd-debug"),
+    tls=dict(type="raw", default="auto"),
+)
 REDACTED = "********"
 
 

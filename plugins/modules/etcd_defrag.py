@@ -250,15 +250,12 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._defrag import execute
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._member import ETCD_MEMBERS_ARG_SPEC
 
 
 def main():
     argument_spec = dict(
-        namespace=dict(type="str", required=True),
-        etcd=dict(type="str", required=True),
-        pods=dict(type="list", elements="raw", required=True),
-        container=dict(type="str", default="etcd-debug"),
-        tls=dict(type="raw", default="auto"),
+        **ETCD_MEMBERS_ARG_SPEC,
         allow_write=dict(type="bool", default=False),
         force=dict(type="bool", default=False),
         min_fragmentation=dict(type="float", default=0.45),

@@ -224,19 +224,16 @@ cmd:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import AUTH_ARG_SPEC, run_k8s_module
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._member import ETCD_MEMBERS_ARG_SPEC
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._snapshot import DEFAULT_TIMEOUT, METHODS, execute
 
 
 def main():
     argument_spec = dict(
-        namespace=dict(type="str", required=True),
-        etcd=dict(type="str", required=True),
-        pods=dict(type="list", elements="raw", required=True),
+        **ETCD_MEMBERS_ARG_SPEC,
         pod=dict(type="str"),
-        container=dict(type="str", default="etcd-debug"),
         dest=dict(type="path", required=True),
         cluster=dict(type="str"),
-        tls=dict(type="raw", default="auto"),
         timeout=dict(type="int", default=DEFAULT_TIMEOUT),
         method=dict(type="str", choices=list(METHODS), default="etcdctl"),
         **AUTH_ARG_SPEC,
