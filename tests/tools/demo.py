@@ -95,6 +95,13 @@ def demo(state: Path) -> int:
     print(f"Namespaces: {', '.join(workloads.namespace_for(i) for i in (1, 2, 3))}; kubeconfig: {kubeconfig}")
     print(f"Deep-dive one etcd: ansible-playbook -i {inventory} playbooks/diagnose.yml -l testbed-2 "
           f"-e etcd_namespace={workloads.namespace_for(2)} -e etcd_name=etcd-events -e debug_container_image={name}:demo")
+    remedies = sorted({f["remedy"] for f in report["findings"] if f.get("remedy") and "etcd_wrapper.ops.diagnose" not in f["remedy"]})
+    if remedies:
+        print("Fix what it found (the report's remedies; add --check first to see the plan; run them with "
+              f"ANSIBLE_COLLECTIONS_PATH={os.environ.get('ANSIBLE_COLLECTIONS_PATH') or REPO / 'build' / 'collections'} "
+              f"PATH={REPO / '.venv' / 'bin'}:$PATH):")
+        for remedy in remedies:
+            print(f"  {remedy}")
     print(f"Heal the faults: make demo-heal; stop everything: make testbed-down. Demo took {time.monotonic() - started:.0f}s.")
     return 0 if not missed and rc == 2 else 1
 
