@@ -306,10 +306,14 @@ def answering(state):
     return read
 
 
-def test_member_stopped_mid_run_stops_the_run_nothing_else_touched(attached, auth, state):
+def test_member_stopped_mid_run_stops_the_run_nothing_else_touched(auth, state, fleet_debug_image):
     """The issue's fault: a member lost while the run is under way. The first follower is
     defragmented; the moment its database shrinks, the second follower is stopped. The run must
     stop there: no move of leadership, the leader and the stopped member untouched."""
+    # attached again: the NOSPACE test above recreates this etcd's pods (and their debug containers go with them)
+    attach = run_module("etcd_ephemeral_container", dict(auth, pods=[f"{NS}/{p}" for p in PODS], image=fleet_debug_image,
+                                                         profile="restricted"))
+    assert not attach.failed, attach
     faults.fragment(state, INDEX, ETCD, 16, NS)
     before = cluster_status(state)
     leader = next(iter({s["leader_pod"] for s in before.values()}))

@@ -115,7 +115,7 @@ def test_non_ha_etcd_is_its_own_leader(attached, auth, tmp_path):
     result = snapshot(auth, tmp_path, namespace=NONHA1, pods=["etcd-main-0"], cluster="seed one")
     assert not result.failed, result
     assert result["member"] == "etcd-main-0" and result["is_leader"] is True
-    assert result["msg"].endswith(f"from etcd-main-0 (the leader) to {result['path']}")
+    assert result["msg"].endswith(f"from etcd-main-0 (the leader) to {result['path']} (sha256 {result['sha256']}, the same on both sides)")
     path = Path(result["path"])
     assert path.parent == tmp_path / "seed_one" / NONHA1 / "etcd-main"
     assert controller_status(str(path))["revision"] == result["revision"]
