@@ -34,7 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _findings, _member
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import new_api_client
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError, last_line
 
 # OpenShift's defrag controller: defragment at >= 45 % fragmentation (free / dbSize) ...
 DEFAULT_MIN_FRAGMENTATION = 0.45
@@ -66,8 +66,8 @@ def hex_id(member_id) -> str:
 
 
 def _last_line(text: str) -> str:
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    return lines[-1][:300] if lines else ""
+    """_runner.last_line, at most 300 characters (it goes into one-line messages)."""
+    return last_line(text)[:300]
 
 
 def _parsed(rec: dict | None):

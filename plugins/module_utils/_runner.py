@@ -36,6 +36,13 @@ def first_line(text) -> str:
     return str(text).strip()
 
 
+def last_line(text) -> str:
+    """The last non-empty line of a command's output, stripped (where etcdctl and the shell tools
+    put the reason they failed)."""
+    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def run_module(module, action, library: tuple[str, bool, str | None]) -> None:
     """Check the library (name, present, import error), run action(module) -> result and report:
     exit_json with the result (its `warnings` as module warnings), or fail_json with one line."""

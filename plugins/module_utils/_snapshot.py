@@ -27,7 +27,7 @@ import uuid
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _member
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError, last_line
 
 METHODS = ("etcdctl",)  # 'backup-restore' (its /snapshot/full) is left for later: see the module's notes
 # etcdctl --command-timeout of the save, seconds. etcd-druid's on-demand full snapshot task
@@ -207,11 +207,6 @@ def pick(assessed: list[dict]) -> dict | None:
     healthy = [a for a in assessed if a["healthy"]]
     followers = [a for a in healthy if not a["is_leader"]]
     return (followers or healthy or [None])[0]
-
-
-def last_line(text) -> str:
-    lines = [line.strip() for line in str(text or "").splitlines() if line.strip()]
-    return lines[-1] if lines else ""
 
 
 # ---------------------------------------------------------------- what the container says
