@@ -19,17 +19,21 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import json
 import os
 import re
 import tempfile
 import time
 import uuid
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _exec, _member
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _member
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import K8sError
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError, last_line
 
-METHODS = ("etcdctl",)  # 'backup-restore' (its /snapshot/full) is left for later: see the module's notes
+# etcdctl: `etcdctl snapshot save` in a follower's debug container, streamed here. backup-restore:
+# the leading backup-restore sidecar takes an out-of-schedule full snapshot into its backup store
+# (its /snapshot/full, what etcd-druid's EtcdOpsTask onDemandSnapshot asks for).
+METHODS = ("etcdctl", "backup-restore")
 # etcdctl --command-timeout of the save, seconds. etcd-druid's on-demand full snapshot task
 # (EtcdOpsTask onDemandSnapshot, docs/usage/using-etcdopstask.md) times out after 900 s, and
 # backup-restore's --etcd-snapshot-timeout defaults to 15 minutes as well: a full snapshot of a
@@ -239,9 +243,10 @@ def verify(remote_size: int, remote_sha: str, local_size: int, local_sha: str) -
 
 # ---------------------------------------------------------------- the flow
 
-def choose(api, params: dict, where: str) -> tuple[_member.Member, dict, list[dict]]:
+def choose(api, params: dict, where: str, want: str = "follower") -> tuple[_member.Member, dict, list[dict]]:
     """(Member, its assessment, all assessments): the pods in order (`pod` alone when given),
-    stopping at the first healthy follower."""
+    stopping at the first healthy follower (want='follower': pick() then prefers it) or at the
+    healthy leader (want='leader': only the leader is chosen)."""
     namespace, container = params["namespace"], params["container"]
     pods = [params["pod"]] if params.get("pod") else pod_names(params["pods"])
     tls = "auto" if params.get("tls") is None else params["tls"]
@@ -263,14 +268,22 @@ def choose(api, params: dict, where: str) -> tuple[_member.Member, dict, list[di
             found = assess(pod, health, status)
         assessed.append(found)
         members[pod] = member
-        if found["healthy"] and not found["is_leader"]:
+        if found["healthy"] and bool(found["is_leader"]) == (want == "leader"):
             break
-    chosen = pick(assessed)
+    if want == "leader":
+        chosen = next((a for a in assessed if a["healthy"] and a["is_leader"]), None)
+    else:
+        chosen = pick(assessed)
     etcd = f"{namespace}/{params['etcd']}"
     reasons = "; ".join(f"{a['pod']}: {a['reason']}" for a in assessed if a["reason"])
     if not attachable:
         raise K8sError(f"no member of {etcd} has a running debug container '{container}' ({reasons}); "
                        "attach one with etcd_wrapper.ops.etcd_ephemeral_container", members=assessed)
+    if chosen is None and want == "leader":
+        led = sorted({f"{a['leader_id']:x}" for a in assessed if a["healthy"] and a["leader_id"]})
+        where_leader = f" (the members name leader {', '.join(led)}: is its pod in pods, with a running debug container?)" if led else ""
+        raise OpsError(f"no healthy leader of {etcd} among {', '.join(pods)} to ask for a backup-restore snapshot"
+                       f"{where_leader}{' (' + reasons + ')' if reasons else ''}", members=assessed)
     if chosen is None:
         raise OpsError(f"no healthy member of {etcd} to snapshot ({reasons})", members=assessed)
     return members[chosen["pod"]], chosen, assessed
@@ -407,6 +420,103 @@ def take(member, params: dict, dest: str, cluster: str, clock=None) -> dict:
     return result
 
 
+# ---------------------------------------------------------------- method backup-restore
+
+# Runs in the leader's debug container: POST <backup-restore>/snapshot/full, as etcd-druid's
+# EtcdOpsTask does (internal/controller/etcdopstask/handler/ondemandsnapshot/ondemandsnapshot.go:
+# http.MethodPost to <scheme>://<client service>.<ns>:<backup port>/snapshot/full, no body). Here
+# the sidecar is asked at the address the wrapper uses (--backup-restore-host-port), from inside
+# the pod. Its CA may live only in the etcd container's volumes: read through the etcd process's
+# root then. Prints the body, a newline and the HTTP status code.
+BR_SNAPSHOT_SCRIPT = _druid.FIND_ETCD_PID + r"""url=$1 ca=$2 to=$3
+if [ -n "$ca" ] && [ ! -r "$ca" ] && [ -n "$pid" ] && [ -r "/proc/$pid/root$ca" ]; then ca=/proc/$pid/root$ca; fi
+a=(curl -sS -X POST --max-time "$to" -w '\n%{http_code}')
+[ -n "$ca" ] && a+=(--cacert "$ca")
+exec "${a[@]}" "$url"
+"""
+
+
+def parse_br_answer(stdout: str) -> tuple[int | None, object]:
+    """(HTTP status, parsed JSON body or the raw text) from BR_SNAPSHOT_SCRIPT's output."""
+    body, _sep, code = (stdout or "").rstrip("\n").rpartition("\n")
+    if not code.strip().isdigit():
+        return None, (stdout or "").strip()
+    text = body.strip()
+    try:
+        return int(code), json.loads(text) if text else None
+    except ValueError:
+        return int(code), text
+
+
+def br_failure(code: int | None, body, pod: str, namespace: str) -> str:
+    """Why backup-restore took no snapshot, in one line, after upstream's serveFullSnapshotTrigger
+    (etcd-backup-restore pkg/server/httpAPI.go): 405 = no snapshotter and no storage provider (no
+    backups configured), or a non-leading sidecar could not hand the request to the leading one
+    (delegateReqToLeader); 500 = the snapshotter is not active (yet) or the snapshot failed (its
+    snapshotter then restarts); 400 = a bad `final` parameter (never sent here)."""
+    logs = f"kubectl -n {namespace} logs {pod} -c {_druid.BACKUP_CONTAINER} --tail=50"
+    why = {
+        405: "it runs no snapshotter: no backup store is configured for this etcd (no --storage-provider), "
+             "or it could not hand the request to the leading sidecar",
+        500: "the snapshotter is not active (yet) or the full snapshot failed",
+        400: "it refused the request",
+    }.get(code, "unexpected answer")
+    shown = body if isinstance(body, str) else json.dumps(body)
+    detail = f": {last_line(shown)[:200]}" if shown and shown != "null" else ""
+    return f"backup-restore in {namespace}/{pod} answered {code}{detail} - {why}; see {logs}"
+
+
+def br_store(spec: dict) -> dict:
+    """The backup store the sidecar writes to, from its container (etcd-druid's statefulset builder
+    passes --storage-provider and --store-prefix as args and the bucket as env STORAGE_CONTAINER)."""
+    cont = _druid.container(spec, _druid.BACKUP_CONTAINER) or {}
+    args = _druid.args_of(cont)
+    env = {e.get("name"): e.get("value") for e in cont.get("env") or [] if isinstance(e, dict)}
+    return {"provider": args.get("--storage-provider") or None,
+            "container": args.get("--store-container") or env.get("STORAGE_CONTAINER") or None,
+            "prefix": args.get("--store-prefix") or None}
+
+
+def br_location(store: dict, snap: dict) -> str:
+    """'<provider>: <container>/<prefix>/<snapDir>/<snapName>' (the parts known)."""
+    key = "/".join(str(p).strip("/") for p in (store.get("container"), snap.get("prefix") or store.get("prefix"),
+                                                 snap.get("snapDir"), snap.get("snapName")) if p)
+    return f"{store.get('provider') or 'backup store'}: {key}"
+
+
+def via_backup_restore(api, params: dict, check_mode: bool, where: str, started: float) -> dict:
+    """method backup-restore: ask the leading backup-restore sidecar for a full snapshot."""
+    member, chosen, assessed = choose(api, params, where, want="leader")
+    etcd = f"{params['namespace']}/{params['etcd']}"
+    br = _druid.backup_restore(member.spec, member.endpoint, member.tls)
+    if br is None:
+        raise OpsError(f"{etcd}: pod {member.pod} has no '{_druid.BACKUP_CONTAINER}' container to ask for a snapshot; "
+                       "use method etcdctl", members=assessed)
+    url = br["base"] + "/snapshot/full"
+    store = br_store(member.spec)
+    result = {"changed": True, "member": member.pod, "member_id": f"{chosen['member_id']:x}", "is_leader": True,
+              "method": "backup-restore", "tls_source": member.tls_source, "members": assessed, "url": url,
+              "backup_restore_source": br["source"], "storage_provider": store["provider"]}
+    if check_mode:
+        result.update(revision=chosen["revision"], duration=round(time.monotonic() - started, 3),
+                      msg=f"check mode: would ask backup-restore of {etcd} in {member.pod} (the leader, revision "
+                          f"{chosen['revision']}) for a full snapshot: POST {url}")
+        return result
+    out = member.run(["bash", "-c", BR_SNAPSHOT_SCRIPT, "etcd-ops", url, br["cacert"], str(params["timeout"])],
+                     params["timeout"] + 10, etcd_files=False)
+    if out["rc"] != 0:
+        raise OpsError(f"asking backup-restore at {url} from {member.namespace}/{member.pod} failed (curl rc {out['rc']}): "
+                       f"{last_line(out['stderr']) or 'no output'}", members=assessed)
+    code, body = parse_br_answer(out["stdout"])
+    if code != 200 or not isinstance(body, dict) or "snapName" not in body:
+        raise OpsError(br_failure(code, body, member.pod, member.namespace), members=assessed, url=url)
+    result.update(snapshot=body, revision=body.get("lastRevision"), snap_name=body.get("snapName"),
+                  location=br_location(store, body), duration=round(time.monotonic() - started, 3))
+    result["msg"] = (f"backup-restore of {etcd} (leader {member.pod}) took a full snapshot at revision "
+                     f"{result['revision']}: {result['location']}")
+    return result
+
+
 def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_snapshot does; returns the result."""
     started = time.monotonic()
@@ -417,6 +527,10 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
         raise UsageError(f"pods is empty: {params['namespace']}/{params['etcd']} has no member pod to snapshot (hibernated?)")
     if params["timeout"] < 1:
         raise UsageError(f"timeout must be at least 1 second, got {params['timeout']}")
+    if method == "backup-restore":
+        return via_backup_restore(api, params, check_mode, where, started)
+    if not params.get("dest"):
+        raise UsageError("dest is required with method etcdctl (the controller directory the snapshot is streamed to)")
     dest = check_dest(params["dest"])
     cluster = cluster_name(params)
     member, chosen, assessed = choose(api, params, where)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: etcd_snapshot
-short_description: Take a verified etcd snapshot and stream it to the controller
+short_description: Take a verified etcd snapshot to the controller, or have backup-restore take a full one
 version_added: 0.1.0
 description:
   - Runs C(etcdctl snapshot save) in the debug container (attached by
@@ -27,6 +27,11 @@ description:
     the order given - a follower when there is one, else the leader. A snapshot streams the whole
     database out of the member it is taken from; taking it from a follower keeps that load off the
     leader, which serves every write.
+  - With O(method=backup-restore) it instead asks the leading backup-restore sidecar for an
+    out-of-schedule full snapshot into the etcd's backup store (C(POST /snapshot/full), what
+    etcd-druid's EtcdOpsTask C(onDemandSnapshot) does), from the leader's debug container with
+    C(curl), and reports where the snapshot went (RV(location)) and its revision. Nothing comes to
+    the controller then.
   - A snapshot reads etcd and never writes to it, so unlike M(etcd_wrapper.ops.etcdctl_exec) there is
     no C(allow_write) to set. It writes a temporary file in the debug container (removed) and the
     snapshot on the controller.
@@ -76,8 +81,8 @@ options:
     description:
       - "Directory on the controller (the module runs there, C(connection: local)). Created when
         missing; the snapshot goes to C(<dest>/<cluster>/<namespace>/<etcd>/)."
+      - Required with O(method=etcdctl); not used with O(method=backup-restore).
     type: path
-    required: true
   cluster:
     description:
       - Name of the cluster in the path. Default the O(context), else the kubeconfig's
@@ -101,10 +106,18 @@ options:
     default: 900
   method:
     description:
-      - How the snapshot is taken. V(etcdctl) is C(etcdctl snapshot save) in the debug container.
-        Taking backup-restore's full snapshot (its C(/snapshot/full)) is planned, not implemented.
+      - How the snapshot is taken.
+      - V(etcdctl) is C(etcdctl snapshot save) in the debug container of a healthy member (a follower
+        when there is one), streamed to O(dest) and checked there.
+      - V(backup-restore) asks the backup-restore sidecar of the leader (found by probing O(pods); it
+        must be among them with a running debug container) for a full snapshot into the backup store
+        (C(POST /snapshot/full) at the address etcd-wrapper uses, C(--backup-restore-host-port), with
+        backup-restore's CA when it serves HTTPS). O(timeout) bounds the request (etcd-druid's
+        EtcdOpsTask waits 900 s). The store is what the etcd is configured with (C(--storage-provider),
+        the bucket in C(STORAGE_CONTAINER)): without one, backup-restore answers 405 and the module
+        fails saying so.
     type: str
-    choices: [etcdctl]
+    choices: [etcdctl, backup-restore]
     default: etcdctl
 notes:
   - Needs C(get) on C(pods) and C(create) on C(pods/exec) in the namespace.
@@ -113,6 +126,10 @@ notes:
   - Fails in one line, changing nothing, when no member has a running debug container, no member is
     healthy, O(dest) is not a writable directory, C(etcdctl snapshot save) fails (its rc and last
     stderr line), the stream times out, or the checksums differ.
+  - With O(method=backup-restore), fails in one line when no healthy leader is among O(pods), the pod
+    has no backup-restore container, the request fails (curl's rc and message) or backup-restore
+    answers other than 200 with a snapshot (its status code, what that code means in
+    etcd-backup-restore's C(pkg/server/httpAPI.go), and the C(kubectl logs) command to read next).
 seealso:
   - module: etcd_wrapper.ops.etcd_ephemeral_container
   - module: etcd_wrapper.ops.etcd_cluster_info
@@ -133,6 +150,19 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     msg: "{{ snap.path }} ({{ snap.size }} bytes, revision {{ snap.revision }}, sha256 {{ snap.sha256 }}) from {{ snap.member }}"
 
+- name: Have the leading backup-restore sidecar take a full snapshot into the etcd's backup store
+  etcd_wrapper.ops.etcd_snapshot:
+    context: garden-seed-1
+    namespace: shoot--dev--alpha
+    etcd: etcd-main
+    pods: [etcd-main-0, etcd-main-1, etcd-main-2]
+    method: backup-restore
+  register: full
+
+- name: Show where backup-restore put it
+  ansible.builtin.debug:
+    msg: "{{ full.location }} at revision {{ full.revision }}"
+
 - name: Plan only (no save, no file)
   etcd_wrapper.ops.etcd_snapshot:
     context: garden-seed-1
@@ -146,7 +176,7 @@ EXAMPLES = r"""
 RETURN = r"""
 path:
   description: The snapshot on the controller (in check mode the planned path, with the current revision).
-  returned: success
+  returned: success, method etcdctl
   type: str
   sample: /var/backups/etcd/garden-seed-1/shoot--dev--alpha/etcd-main/20261130T223645Z-rev3.db
 size:
@@ -158,7 +188,7 @@ sha256:
   returned: success, not in check mode
   type: str
 revision:
-  description: Revision of the snapshot (C(etcdutl snapshot status)); in check mode the member's current revision.
+  description: Revision of the snapshot (C(etcdutl snapshot status), with O(method=backup-restore) its C(lastRevision)); in check mode the member's current revision.
   returned: success
   type: int
 hash:
@@ -177,8 +207,36 @@ status_tool:
   description: V(etcdutl), or V(etcdctl) when the debug image has no etcdutl.
   returned: success, not in check mode
   type: str
+snapshot:
+  description:
+    - backup-restore's answer as it gave it (its C(brtypes.Snapshot) JSON - C(kind), C(snapDir),
+      C(snapName), C(prefix), C(compressionSuffix), C(startRevision), C(lastRevision), C(createdOn),
+      C(isFinal), ...).
+  returned: success, method backup-restore, not in check mode
+  type: dict
+snap_name:
+  description: The snapshot's name in the backup store (C(Full-<start>-<last>-<unix time>[<compression suffix>])).
+  returned: success, method backup-restore, not in check mode
+  type: str
+location:
+  description: Where backup-restore put it - C(<storage provider>: <bucket>/<prefix>/<snapDir>/<snapName>).
+  returned: success, method backup-restore, not in check mode
+  type: str
+  sample: "Local: etcd-backups/etcd-main/v2/Full-00000000-00000042-1764547200.gz"
+url:
+  description: The backup-restore address asked (C(.../snapshot/full)).
+  returned: method backup-restore
+  type: str
+storage_provider:
+  description: backup-restore's C(--storage-provider) (null when it has none).
+  returned: success, method backup-restore
+  type: str
+backup_restore_source:
+  description: How the backup-restore address was found (port, scheme, CA).
+  returned: success, method backup-restore
+  type: str
 member:
-  description: The member pod the snapshot was taken from.
+  description: The member pod the snapshot was taken from (with O(method=backup-restore) the leader, whose sidecar was asked).
   returned: success
   type: str
 member_id:
@@ -232,13 +290,14 @@ def main():
     argument_spec = dict(
         **ETCD_MEMBERS_ARG_SPEC,
         pod=dict(type="str"),
-        dest=dict(type="path", required=True),
+        dest=dict(type="path"),
         cluster=dict(type="str"),
         timeout=dict(type="int", default=DEFAULT_TIMEOUT),
         method=dict(type="str", choices=list(METHODS), default="etcdctl"),
         **AUTH_ARG_SPEC,
     )
-    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
+    module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True,
+                           required_if=[("method", "etcdctl", ("dest",))])
     run_k8s_module(module, execute)
 
 

@@ -333,8 +333,10 @@ def test_take_size_check_in_container_fails(tmp_path, streamed):
 def test_execute_usage_errors(tmp_path):
     base = {"namespace": "ns", "etcd": "etcd-main", "pods": ["etcd-main-0"], "pod": None, "dest": str(tmp_path),
             "timeout": 900, "method": "etcdctl", "container": "etcd-debug", "tls": "auto"}
-    with pytest.raises(UsageError, match="^method must be one of etcdctl, got 'backup-restore'$"):
-        _snapshot.execute(None, dict(base, method="backup-restore"), False, "x")
+    with pytest.raises(UsageError, match="^method must be one of etcdctl, backup-restore, got 'velero'$"):
+        _snapshot.execute(None, dict(base, method="velero"), False, "x")
+    with pytest.raises(UsageError, match=r"^dest is required with method etcdctl \(the controller directory the snapshot is streamed to\)$"):
+        _snapshot.execute(None, dict(base, dest=None), False, "x")
     with pytest.raises(UsageError, match=r"^pods is empty: ns/etcd-main has no member pod to snapshot \(hibernated\?\)$"):
         _snapshot.execute(None, dict(base, pods=[]), False, "x")
     with pytest.raises(UsageError, match="^timeout must be at least 1 second, got 0$"):
@@ -514,3 +516,22 @@ def test_choose_forced_leader(probed):
     probed.answers = {pod: healthy(pod) for pod in STATUS}
     member, chosen, assessed = _snapshot.choose(None, dict(CHOOSE, pod="etcd-main-0"), "x")
     assert member.pod == "etcd-main-0" and chosen["is_leader"] is True and len(assessed) == 1
+
+
+def test_choose_the_leader_for_backup_restore(probed):
+    # the leader is etcd-main-0: probing stops there, followers are not what is wanted
+    probed.answers = {pod: healthy(pod) for pod in STATUS}
+    member, chosen, assessed = _snapshot.choose(None, dict(CHOOSE, pods=["etcd-main-1", "etcd-main-0", "etcd-main-2"]), "x", want="leader")
+    assert member.pod == "etcd-main-0" and chosen["is_leader"] is True
+    assert [a["pod"] for a in assessed] == ["etcd-main-1", "etcd-main-0"]
+
+
+def test_choose_no_leader_among_the_pods(probed):
+    # the leader's pod has no running debug container: the followers name it, the error says so
+    probed.answers = {"etcd-main-0": K8sError("container 'etcd-debug' in shoot--dev--alpha/etcd-main-0 is not running: waiting"),
+                      "etcd-main-1": healthy("etcd-main-1"), "etcd-main-2": healthy("etcd-main-2")}
+    with pytest.raises(OpsError) as err:
+        _snapshot.choose(None, CHOOSE, "x", want="leader")
+    assert err.value.msg == (f"no healthy leader of shoot--dev--alpha/etcd-main among etcd-main-0, etcd-main-1, etcd-main-2 to ask for a "
+                             f"backup-restore snapshot (the members name leader {LEADER_ID:x}: is its pod in pods, with a running "
+                             "debug container?) (etcd-main-0: container 'etcd-debug' in shoot--dev--alpha/etcd-main-0 is not running: waiting)")
