@@ -87,6 +87,47 @@ def status_of(findings: list[dict]) -> str:
     return "critical" if "critical" in severities else "warning" if "warning" in severities else "ok"
 
 
+# codes whose value is worse when lower (the in-use share of the database); every other value is
+# worse when higher
+LOWER_IS_WORSE = {"DB_FRAGMENTED"}
+
+
+def _worse_first(f: dict):
+    value = f.get("value")
+    number = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    rank = 0 if number is None else (number if f.get("code") in LOWER_IS_WORSE else -number)
+    return (SEVERITIES.index(f["severity"]) if f.get("severity") in SEVERITIES else 1, number is None, rank, f.get("pod") or "")
+
+
+def group(findings: list[dict]) -> list[dict]:
+    """One finding per (cluster, namespace, etcd, code), as an operator reads them: the worst
+    member's finding (most severe, then the worst value) with `members` (the pods it was seen on,
+    sorted), `pod` (that pod when there is one, else None), its message (with "; also on <pods>"
+    when there are more) and `by_member` (every member's own severity, value and message, for
+    machines). Findings that are already grouped group again to the same thing."""
+    groups: dict[tuple, list[dict]] = {}
+    for f in findings:
+        groups.setdefault((f.get("cluster"), f.get("namespace"), f.get("etcd"), f.get("code")), []).append(f)
+    out = []
+    for items in groups.values():
+        detail = []
+        for f in items:
+            detail.extend(f.get("by_member") or [{"pod": f.get("pod"), "severity": f.get("severity"), "value": f.get("value"),
+                                                  "threshold": f.get("threshold"), "message": f.get("message")}])
+        detail.sort(key=lambda d: _worse_first(dict(d, code=items[0].get("code"))))
+        worst = detail[0]
+        pods = sorted({d["pod"] for d in detail if d.get("pod")})
+        others = [p for p in pods if p != worst.get("pod")]
+        message = worst.get("message") or items[0].get("code")
+        if others and "; also on " not in message:
+            message += f"; also on {', '.join(others)}"
+        merged = dict(items[0], severity=worst.get("severity"), pod=worst.get("pod") if len(pods) == 1 else None,
+                      members=pods, message=message, value=worst.get("value"), threshold=worst.get("threshold"),
+                      by_member=detail)
+        out.append(merged)
+    return sorted(out, key=lambda f: (SEVERITIES.index(f["severity"]) if f["severity"] in SEVERITIES else 1, f.get("code") or ""))
+
+
 def finding(obs: dict, code: str, severity: str, message: str, pod: str | None = None,
             value=None, threshold=None) -> dict:
     return {"code": code, "severity": severity, "cluster": obs.get("cluster"), "namespace": obs.get("namespace"),

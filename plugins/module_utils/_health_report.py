@@ -19,10 +19,14 @@ import math
 import re
 import xml.etree.ElementTree as ET
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, evaluate, remedy, status_of
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import (
+    DEFAULT_QUOTA, DEFAULT_THRESHOLDS, SEVERITIES, evaluate, group, remedy, status_of)
 
-SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v1"
-SCHEMA_VERSION = 1
+SCHEMA_ID = "https://etcd-wrapper.ops/schemas/health_report/v2"
+# 2: findings grouped one per (cluster, namespace, etcd, code) with `members` and `by_member`;
+# counts per etcd and per cluster; summary.etcds_by_status and summary.member_findings (the
+# per-member count schema 1 called findings); members[].findings
+SCHEMA_VERSION = 2
 
 STATUSES = ("critical", "warning", "ok")
 FAIL_ON = ("critical", "warning", "never")
@@ -110,7 +114,17 @@ def _finding(raw, context: dict) -> dict:
     for key in ("cluster", "namespace", "etcd", "pod"):
         out[key] = _str(out[key])
     out["value"], out["threshold"] = _scalar(out["value"]), _scalar(out["threshold"])
+    if isinstance(raw.get("by_member"), list):  # already grouped (a merged or re-read report)
+        out["by_member"] = [{"pod": _str(d.get("pod")), "severity": d.get("severity") if d.get("severity") in SEVERITIES else out["severity"],
+                             "value": _scalar(d.get("value")), "threshold": _scalar(d.get("threshold")),
+                             "message": str(d.get("message") if d.get("message") is not None else out["message"])}
+                            for d in raw["by_member"] if isinstance(d, dict)]
     return out
+
+
+def _grouped(findings: list[dict]) -> list[dict]:
+    """The normalised findings grouped per (cluster, namespace, etcd, code), most severe first."""
+    return sorted(group(findings), key=_finding_key)
 
 
 def _member(raw, quota) -> dict:
@@ -146,7 +160,9 @@ def _etcd(raw: dict, cluster: str) -> dict:
     quota = _int(raw.get("quota_bytes"), minimum=0)
     members = [_member(m, quota or DEFAULT_QUOTA) for m in raw.get("members") or []]
     members.sort(key=lambda m: m["pod"])
-    findings = sorted((_finding(f, context) for f in raw.get("findings") or []), key=_finding_key)
+    findings = _grouped([_finding(f, context) for f in raw.get("findings") or []])
+    for m in members:
+        m["findings"] = sorted({f["code"] for f in findings if m["pod"] in f["members"]})
     leader = _str(raw.get("leader")) or next((m["pod"] for m in members if m["is_leader"]), None)
     status = worst([status_of(findings), str(raw.get("status") or "").lower()])
     return {
@@ -157,6 +173,7 @@ def _etcd(raw: dict, cluster: str) -> dict:
         "quota_bytes": quota,
         "quota_source": _str(raw.get("quota_source")) or ("etcd config" if quota else "default 8 GiB"),
         "members": members,
+        "counts": counts(findings),
         "findings": findings,
     }
 
@@ -175,11 +192,12 @@ def _cluster(raw: dict) -> dict:
     if unreachable and not any(f["code"] == "CLUSTER_UNREACHABLE" for f in findings):
         # a producer that did not say it as a finding: the rule in _findings says it
         findings.extend(_finding(f, {"cluster": name}) for f in evaluate({"cluster": name, "unreachable": unreachable}))
-    findings.sort(key=_finding_key)
+    findings = _grouped(findings)
     etcds = sorted((_etcd(e, name) for e in raw.get("etcds") or []), key=lambda e: (e["namespace"], e["etcd"]))
     status = worst([e["status"] for e in etcds] + [status_of(findings)])
     return {"name": name, "host": host or name, "server": _str(raw.get("server")), "status": status,
-            "unreachable": unreachable, "duration_s": _nonneg(_num(raw.get("duration_s"))), "findings": findings, "etcds": etcds}
+            "unreachable": unreachable, "duration_s": _nonneg(_num(raw.get("duration_s"))),
+            "counts": counts(findings + [f for e in etcds for f in e["findings"]]), "findings": findings, "etcds": etcds}
 
 
 def _finding_key(f: dict):
@@ -208,13 +226,16 @@ def build_report(results: list[dict], generated_at: str, fail_on: str = "critica
         by_code[f["code"]] = by_code.get(f["code"], 0) + 1
     failed = (fail_on == "critical" and counts["critical"] > 0) or \
              (fail_on == "warning" and counts["critical"] + counts["warning"] > 0)
+    etcds = [e for c in clusters for e in c["etcds"]]
     summary = {
         "status": worst(c["status"] for c in clusters),
         "clusters": len(clusters),
         "clusters_unreachable": sum(1 for c in clusters if c["unreachable"]),
-        "etcds": sum(len(c["etcds"]) for c in clusters),
-        "members": sum(len(e["members"]) for c in clusters for e in c["etcds"]),
+        "etcds": len(etcds),
+        "etcds_by_status": {s: sum(1 for e in etcds if e["status"] == s) for s in STATUSES},
+        "members": sum(len(e["members"]) for e in etcds),
         "findings": counts,
+        "member_findings": {s: sum(1 for f in flat for d in f.get("by_member") or [f] if d.get("severity") == s) for s in SEVERITIES},
         "by_code": dict(sorted(by_code.items())),
         "failed": failed,
     }
@@ -239,7 +260,10 @@ def summary_line(report: dict) -> str:
     n = s["findings"]
     unreachable = f" ({s['clusters_unreachable']} unreachable)" if s["clusters_unreachable"] else ""
     verdict = "FAILED" if s["failed"] else "passed"
-    return (f"{s['status'].upper()}: {s['clusters']} clusters{unreachable}, {s['etcds']} etcds, {s['members']} members; "
+    by = s.get("etcds_by_status") or {}
+    faulty = ", ".join(f"{by[k]} {k}" for k in ("critical", "warning") if by.get(k))
+    return (f"{s['status'].upper()}: {s['clusters']} clusters{unreachable}, {s['etcds']} etcds"
+            f"{' (' + faulty + ')' if faulty else ''}, {s['members']} members; "
             f"{n['critical']} critical, {n['warning']} warning, {n['info']} info findings; "
             f"fail_on={report['fail_on']}: {verdict}")
 
@@ -287,6 +311,11 @@ def counts(findings) -> dict:
     return {s: sum(1 for f in findings if f["severity"] == s) for s in SEVERITIES}
 
 
+def _pods(f: dict) -> list[str]:
+    """The pods a finding was seen on (grouped findings list them; a single one names its pod)."""
+    return list(f.get("members") or ([f["pod"]] if f.get("pod") else []))
+
+
 def all_findings(cluster: dict) -> list[dict]:
     return cluster["findings"] + [f for e in cluster["etcds"] for f in e["findings"]]
 
@@ -307,8 +336,8 @@ def _testcase(suite, classname: str, name: str, findings: list[dict], passed_not
         if f["severity"] == "critical":
             failed = True
             node = ET.SubElement(case, "failure", type=_x(f["code"]), message=_x(f["message"]))
-            node.text = _x(f["message"] + (f"\npod: {f['pod']}" if f["pod"] else ""))
-    out = [f"{f['severity'].upper()} {f['code']}" + (f" [{f['pod']}]" if f["pod"] else "") + f": {f['message']}"
+            node.text = _x(f["message"] + (f"\nmembers: {', '.join(_pods(f))}" if _pods(f) else ""))
+    out = [f"{f['severity'].upper()} {f['code']}" + (f" [{', '.join(_pods(f))}]" if _pods(f) else "") + f": {f['message']}"
            for f in findings if f["severity"] != "critical"]
     if passed_note:
         out.insert(0, passed_note)
@@ -366,7 +395,8 @@ def table_lines(report: dict) -> list[str]:
                          (c["unreachable"] or "no etcd found")[:90]))
         for e in c["etcds"]:
             n = counts(e["findings"])
-            codes = ", ".join(dict.fromkeys(f["code"] for f in e["findings"] if f["severity"] != "info"))
+            codes = ", ".join(f["code"] + (f" ({len(_pods(f))} members)" if len(_pods(f)) > 1 else "")
+                              for f in e["findings"] if f["severity"] != "info")
             rows.append((c["name"], f"{e['namespace']}/{e['etcd']}", e["status"].upper(), str(n["critical"]),
                          str(n["warning"]), codes))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]

@@ -103,7 +103,7 @@ def test_summary_counts_and_statuses(report):
     t1 = report["clusters"][0]
     assert [(e["namespace"], e["status"]) for e in t1["etcds"]] == [("shoot--dev--alpha", "ok"), ("shoot--dev--beta", "critical")]
     assert t1["etcds"][0]["leader"] == "etcd-main-2" and len(t1["etcds"][0]["members"]) == 3
-    assert report["$schema"] == _health_report.SCHEMA_ID and report["schema_version"] == 1 and report["collection_version"] == "0.1.0"
+    assert report["$schema"] == _health_report.SCHEMA_ID and report["schema_version"] == 2 and report["collection_version"] == "0.1.0"
     assert report["thresholds"]["db_quota_critical"] == 0.95
 
 
@@ -199,7 +199,9 @@ def test_report_validates_against_schema(report, validator):
     lambda r: r["summary"].update(extra=1),
     lambda r: r["clusters"][0].update(status="red"),
     lambda r: r["clusters"][0]["etcds"][0].pop("members"),
-    lambda r: r.update(schema_version=2),
+    lambda r: r.update(schema_version=1),
+    lambda r: r["findings"][0].pop("members"),
+    lambda r: r["findings"][0]["by_member"][0].update(severity="bad"),
     lambda r: r["summary"]["findings"].update(critical=-1),
 ])
 def test_broken_report_does_not_validate(report, validator, breakage):
@@ -225,7 +227,7 @@ def test_junit(report):
     assert sorted(f.get("type") for f in failures) == sorted(f["code"] for f in report["findings"] if f["severity"] == "critical")
     assert int(root.get("failures")) == 2  # testcases: testbed-1 beta, testbed-3 cluster
     beta = next(c for c in cases if c.get("classname") == "testbed-1.shoot--dev--beta")
-    assert all("pod: etcd-main-2" in f.text for f in beta.findall("failure"))
+    assert all("members: etcd-main-2" in f.text for f in beta.findall("failure"))
     unreachable = suites["testbed-3"].find("testcase")
     assert unreachable.get("name") == "cluster" and unreachable.find("failure").get("type") == "CLUSTER_UNREACHABLE"
     discovery = suites["testbed-4"].find("testcase")
@@ -415,3 +417,68 @@ def test_module_run_records_the_thresholds_the_results_carry(tmp_path):
     assert written["thresholds"]["db_quota_warning"] == 0.7
     _health_report_render.run(dict(params, thresholds={"db_quota_warning": 0.6}), False, NOW, "0.1.0")
     assert json.loads((tmp_path / "health_report.json").read_text())["thresholds"]["db_quota_warning"] == 0.6
+
+
+# ---------------------------------------------------------------- grouping (schema 2)
+
+def nospace_etcd(quota: int) -> dict:
+    """The recorded HA etcd-events with a NOSPACE alarm on etcd-events-0 (etcd 3.4.23), under a quota
+    that puts all three members' databases (1.6 MB each) over it."""
+    from ansible_collections.etcd_wrapper.ops.tests.unit.plugins.module_utils.etcd_fixtures import parsed
+    obs = observation("nospace", etcd="etcd-events", alarm_list=parsed("nospace_alarm_list"), quota_bytes=quota)
+    obs["member_list"] = {"members": [{"ID": s["Status"]["header"]["member_id"], "name": pod_of_endpoint(s["Endpoint"])}
+                                      for s in obs["endpoint_status"]]}
+    obs["pods"] = sorted(m["name"] for m in obs["member_list"]["members"])
+    return {"host": "testbed-1", "cluster": "testbed-1", "etcds": [
+        {"namespace": obs["namespace"], "etcd": "etcd-events", "pods": obs["pods"], "quota_bytes": quota,
+         "members": [{"pod": p} for p in obs["pods"]], "findings": evaluate(obs)}]}
+
+
+def test_one_finding_per_etcd_and_code_with_its_members(validator):
+    raw = nospace_etcd(1700000)  # 1601536 / 1700000 = 94 %: warning on every member
+    per_member = raw["etcds"][0]["findings"]
+    assert sorted(f["code"] for f in per_member) == ["ALARM_NOSPACE", "DB_QUOTA_HIGH", "DB_QUOTA_HIGH", "DB_QUOTA_HIGH"]
+    rep = _health_report.build_report([raw], NOW)
+    assert errors(validator, json.loads(_health_report.render_json(rep))) == []
+    etcd = rep["clusters"][0]["etcds"][0]
+    assert [(f["code"], f["severity"], f["pod"], f["members"]) for f in etcd["findings"]] == [
+        ("ALARM_NOSPACE", "critical", "etcd-events-0", ["etcd-events-0"]),
+        ("DB_QUOTA_HIGH", "warning", None, ["etcd-events-0", "etcd-events-1", "etcd-events-2"])]
+    quota = etcd["findings"][1]
+    # the worst member's value and message, the others named once; every member's own detail kept
+    sizes = {pod_of_endpoint(s["Endpoint"]): s["Status"]["dbSize"] for s in json.loads(
+        json.load(open(os.path.join(os.path.dirname(__file__), "fixtures", "etcd", "nospace_endpoint_status.json")))["stdout"])}
+    worst_pod = max(sizes, key=sizes.get)
+    assert quota["value"] == round(sizes[worst_pod] / 1700000, 4) and quota["threshold"] == 0.8
+    others = sorted(set(sizes) - {worst_pod})
+    assert quota["message"].endswith(f"; also on {', '.join(others)}") and str(sizes[worst_pod]) in quota["message"]
+    assert sorted(d["pod"] for d in quota["by_member"]) == sorted(sizes) and quota["by_member"][0]["pod"] == worst_pod
+    assert etcd["counts"] == {"critical": 1, "warning": 1, "info": 0} == rep["clusters"][0]["counts"]
+    assert [m["findings"] for m in etcd["members"]] == [["ALARM_NOSPACE", "DB_QUOTA_HIGH"], ["DB_QUOTA_HIGH"], ["DB_QUOTA_HIGH"]]
+    s = rep["summary"]
+    assert s["findings"] == {"critical": 1, "warning": 1, "info": 0}
+    assert s["member_findings"] == {"critical": 1, "warning": 3, "info": 0}
+    assert s["etcds_by_status"] == {"critical": 1, "warning": 0, "ok": 0}
+    assert _health_report.summary_line(rep).startswith("CRITICAL: 1 clusters, 1 etcds (1 critical), 3 members; 1 critical, 1 warning")
+    # one line for the etcd in the terminal table
+    assert [line for line in _health_report.table_lines(rep) if "etcd-events" in line] == [
+        "testbed-1  shoot--dev--alpha/etcd-events  CRITICAL  1     1     ALARM_NOSPACE, DB_QUOTA_HIGH (3 members)"]
+
+
+def test_worst_member_decides_severity_and_grouping_is_idempotent():
+    raw = nospace_etcd(1600000)  # about 100 % of the quota: critical
+    rep = _health_report.build_report([raw], NOW)
+    quota = next(f for f in rep["findings"] if f["code"] == "DB_QUOTA_HIGH")
+    assert quota["severity"] == max((d["severity"] for d in quota["by_member"]), key=["info", "warning", "critical"].index)
+    # a report read back and built again (a merge of slices does this) groups to the same findings
+    again = _health_report.build_report([{"host": "testbed-1", "cluster": "testbed-1", "etcds": rep["clusters"][0]["etcds"]}], NOW)
+    strip = lambda fs: [{k: v for k, v in f.items() if k != "remedy"} for f in fs]  # noqa: E731
+    assert strip(again["findings"]) == strip(rep["findings"])
+
+
+def test_fragmented_worst_is_the_lowest_in_use_share():
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import group
+    fs = [{"cluster": "c", "namespace": "n", "etcd": "e", "code": "DB_FRAGMENTED", "severity": "warning", "pod": p,
+           "message": f"only {v:.0%} in use", "value": v, "threshold": 0.5} for p, v in (("a", 0.4), ("b", 0.1), ("c", 0.3))]
+    (g,) = group(fs)
+    assert (g["value"], g["message"], g["members"]) == (0.1, "only 10% in use; also on a, c", ["a", "b", "c"])
