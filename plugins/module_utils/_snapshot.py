@@ -427,17 +427,25 @@ def take(member, params: dict, dest: str, cluster: str, clock=None) -> dict:
 # http.MethodPost to <scheme>://<client service>.<ns>:<backup port>/snapshot/full, no body). Here
 # the sidecar is asked at the address the wrapper uses (--backup-restore-host-port), from inside
 # the pod. Its CA may live only in the etcd container's volumes: read through the etcd process's
-# root then. Prints the body, a newline and the HTTP status code.
+# root then. After a 200, GET /snapshot/latest: the full snapshot's answer carries an empty
+# `prefix` (upstream and the stand-in alike, see tests/unit/plugins/module_utils/fixtures/
+# backup_restore), the latest-snapshot listing says where in the store it went. Prints each body,
+# a newline and its HTTP status code, the two separated by BR_SEPARATOR.
+BR_SEPARATOR = "--etcd-ops-latest--"
 BR_SNAPSHOT_SCRIPT = _druid.FIND_ETCD_PID + r"""url=$1 ca=$2 to=$3
 if [ -n "$ca" ] && [ ! -r "$ca" ] && [ -n "$pid" ] && [ -r "/proc/$pid/root$ca" ]; then ca=/proc/$pid/root$ca; fi
-a=(curl -sS -X POST --max-time "$to" -w '\n%{http_code}')
+a=(curl -sS --max-time "$to" -w '\n%{http_code}')
 [ -n "$ca" ] && a+=(--cacert "$ca")
-exec "${a[@]}" "$url"
+out=$("${a[@]}" -X POST "$url/snapshot/full") || exit $?
+printf '%s\n' "$out"
+[ "${out##*$'\n'}" = 200 ] || exit 0
+printf '%s\n' """ + BR_SEPARATOR + r"""
+"${a[@]}" "$url/snapshot/latest" || true
 """
 
 
 def parse_br_answer(stdout: str) -> tuple[int | None, object]:
-    """(HTTP status, parsed JSON body or the raw text) from BR_SNAPSHOT_SCRIPT's output."""
+    """(HTTP status, parsed JSON body or the raw text) of one answer: the body, a newline, the code."""
     body, _sep, code = (stdout or "").rstrip("\n").rpartition("\n")
     if not code.strip().isdigit():
         return None, (stdout or "").strip()
@@ -446,6 +454,12 @@ def parse_br_answer(stdout: str) -> tuple[int | None, object]:
         return int(code), json.loads(text) if text else None
     except ValueError:
         return int(code), text
+
+
+def parse_br_output(stdout: str) -> tuple[tuple[int | None, object], tuple[int | None, object] | None]:
+    """(the /snapshot/full answer, the /snapshot/latest answer or None) from BR_SNAPSHOT_SCRIPT's output."""
+    full, sep, latest = (stdout or "").partition("\n" + BR_SEPARATOR + "\n")
+    return parse_br_answer(full), (parse_br_answer(latest) if sep else None)
 
 
 def br_failure(code: int | None, body, pod: str, namespace: str) -> str:
@@ -477,11 +491,19 @@ def br_store(spec: dict) -> dict:
             "prefix": args.get("--store-prefix") or None}
 
 
-def br_location(store: dict, snap: dict) -> str:
-    """'<provider>: <container>/<prefix>/<snapDir>/<snapName>' (the parts known)."""
-    key = "/".join(str(p).strip("/") for p in (store.get("container"), snap.get("prefix") or store.get("prefix"),
-                                                 snap.get("snapDir"), snap.get("snapName")) if p)
-    return f"{store.get('provider') or 'backup store'}: {key}"
+def br_location(store: dict, snap: dict, latest=None) -> tuple[str, bool]:
+    """('<provider>: <where>', listed): where the snapshot went - the store path /snapshot/latest
+    gives for it (its `prefix`, the store's directory, + snapDir + snapName) when that listing has
+    it as the latest full snapshot (listed=True), else what the sidecar's args say
+    (<bucket>/<prefix>/<snapName>, listed=False)."""
+    provider = store.get("provider") or "backup store"
+    full = (latest or {}).get("fullSnapshot") if isinstance(latest, dict) else None
+    if isinstance(full, dict) and full.get("snapName") == snap.get("snapName") and full.get("prefix"):
+        parts = [str(x) for x in (full["prefix"], full.get("snapDir"), full["snapName"]) if x]
+        return f"{provider}: " + "/".join([parts[0].rstrip("/")] + [p.strip("/") for p in parts[1:]]), True
+    parts = [store.get("container"), store.get("prefix"), snap.get("snapDir"), snap.get("snapName")]
+    key = "/".join(str(p).strip("/") for p in parts if p)
+    return f"{provider}: {key}", False
 
 
 def via_backup_restore(api, params: dict, check_mode: bool, where: str, started: float) -> dict:
@@ -502,16 +524,17 @@ def via_backup_restore(api, params: dict, check_mode: bool, where: str, started:
                       msg=f"check mode: would ask backup-restore of {etcd} in {member.pod} (the leader, revision "
                           f"{chosen['revision']}) for a full snapshot: POST {url}")
         return result
-    out = member.run(["bash", "-c", BR_SNAPSHOT_SCRIPT, "etcd-ops", url, br["cacert"], str(params["timeout"])],
-                     params["timeout"] + 10, etcd_files=False)
+    out = member.run(["bash", "-c", BR_SNAPSHOT_SCRIPT, "etcd-ops", br["base"], br["cacert"], str(params["timeout"])],
+                     2 * params["timeout"] + 10, etcd_files=False)
     if out["rc"] != 0:
         raise OpsError(f"asking backup-restore at {url} from {member.namespace}/{member.pod} failed (curl rc {out['rc']}): "
                        f"{last_line(out['stderr']) or 'no output'}", members=assessed)
-    code, body = parse_br_answer(out["stdout"])
+    (code, body), latest = parse_br_output(out["stdout"])
     if code != 200 or not isinstance(body, dict) or "snapName" not in body:
         raise OpsError(br_failure(code, body, member.pod, member.namespace), members=assessed, url=url)
+    location, listed = br_location(store, body, latest[1] if latest and latest[0] == 200 else None)
     result.update(snapshot=body, revision=body.get("lastRevision"), snap_name=body.get("snapName"),
-                  location=br_location(store, body), duration=round(time.monotonic() - started, 3))
+                  location=location, listed_as_latest=listed, duration=round(time.monotonic() - started, 3))
     result["msg"] = (f"backup-restore of {etcd} (leader {member.pod}) took a full snapshot at revision "
                      f"{result['revision']}: {result['location']}")
     return result

@@ -114,7 +114,7 @@ options:
         (C(POST /snapshot/full) at the address etcd-wrapper uses, C(--backup-restore-host-port), with
         backup-restore's CA when it serves HTTPS). O(timeout) bounds the request (etcd-druid's
         EtcdOpsTask waits 900 s). The store is what the etcd is configured with (C(--storage-provider),
-        the bucket in C(STORAGE_CONTAINER)): without one, backup-restore answers 405 and the module
+        the bucket in C(STORAGE_CONTAINER)); without one, backup-restore answers 405 and the module
         fails saying so.
     type: str
     choices: [etcdctl, backup-restore]
@@ -219,10 +219,16 @@ snap_name:
   returned: success, method backup-restore, not in check mode
   type: str
 location:
-  description: Where backup-restore put it - C(<storage provider>: <bucket>/<prefix>/<snapDir>/<snapName>).
+  description:
+    - "Where backup-restore put it: C(<storage provider>: <store directory>/<snapName>) as its C(/snapshot/latest)
+      lists the snapshot (see RV(listed_as_latest)), else C(<storage provider>: <bucket>/<prefix>/<snapName>) from its args."
   returned: success, method backup-restore, not in check mode
   type: str
-  sample: "Local: etcd-backups/etcd-main/v2/Full-00000000-00000042-1764547200.gz"
+  sample: "Local: /home/nonroot/shoot--dev--alpha--etcd-main/shoot--dev--alpha--etcd-main/v2/Full-00000000-00000042-1764547200.gz"
+listed_as_latest:
+  description: Whether backup-restore's C(/snapshot/latest) lists this snapshot as the latest full one right after.
+  returned: success, method backup-restore, not in check mode
+  type: bool
 url:
   description: The backup-restore address asked (C(.../snapshot/full)).
   returned: method backup-restore

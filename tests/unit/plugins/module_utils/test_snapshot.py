@@ -535,3 +535,101 @@ def test_choose_no_leader_among_the_pods(probed):
     assert err.value.msg == (f"no healthy leader of shoot--dev--alpha/etcd-main among etcd-main-0, etcd-main-1, etcd-main-2 to ask for a "
                              f"backup-restore snapshot (the members name leader {LEADER_ID:x}: is its pod in pods, with a running "
                              "debug container?) (etcd-main-0: container 'etcd-debug' in shoot--dev--alpha/etcd-main-0 is not running: waiting)")
+
+
+# ---------------------------------------------------------------- method backup-restore, on recorded answers
+
+BR_FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "backup_restore")
+POD_SINGLE = os.path.join(os.path.dirname(__file__), "fixtures", "druid", "v023_single_etcd_main_0.json")
+
+
+def br_body(name: str) -> str:
+    with open(os.path.join(BR_FIXTURES, name), encoding="utf-8") as fh:
+        return fh.read().rstrip("\n")
+
+
+class BRMember:
+    """The leader's Member as via_backup_restore uses it: the recorded etcd-druid pod spec (v0.23,
+    single member) and one exec answering with what BR_SNAPSHOT_SCRIPT prints for recorded bodies."""
+
+    def __init__(self, stdout: str, rc: int = 0, stderr: str = ""):
+        with open(POD_SINGLE, encoding="utf-8") as fh:
+            pod = json.load(fh)
+        self.spec, self.pod, self.namespace = pod["spec"], "etcd-main-0", "shoot--prod--alpha"
+        self.endpoint, self.tls, self.tls_source = "https://etcd-main-local:2379", {"cacert": "/var/etcd/ssl/ca/bundle.crt"}, "args"
+        self.answer, self.calls = {"rc": rc, "stdout": stdout, "stderr": stderr}, []
+
+    def run(self, argv, timeout, etcd_files=True):
+        self.calls.append((argv, timeout, etcd_files))
+        return self.answer
+
+
+def br_run(monkeypatch, member, check_mode=False):
+    chosen = {"pod": member.pod, "healthy": True, "member_id": 0x744b8f2b7bcd8f01, "is_leader": True, "revision": 256}
+    monkeypatch.setattr(_snapshot, "choose", lambda api, params, where, want="follower": (member, chosen, [chosen]))
+    params = {"namespace": member.namespace, "etcd": "etcd-main", "pods": [member.pod], "pod": None, "dest": None,
+              "timeout": 900, "method": "backup-restore", "container": "etcd-debug", "tls": "auto"}
+    return _snapshot.execute(None, params, check_mode, "x")
+
+
+def test_backup_restore_full_snapshot_and_where_it_went(monkeypatch):
+    full, latest = br_body("snapshot_full.json"), br_body("snapshot_latest.json")
+    member = BRMember(f"{full}\n200\n{_snapshot.BR_SEPARATOR}\n{latest}\n200\n")
+    result = br_run(monkeypatch, member)
+    (argv, timeout, etcd_files), = member.calls
+    # the sidecar's address from the wrapper's --backup-restore-host-port, HTTPS with the wrapper's CA bundle
+    assert argv[:2] == ["bash", "-c"] and argv[4:] == ["https://etcd-main-local:8080", "/var/etcdbr/ssl/ca/bundle.crt", "900"]
+    assert result["url"] == "https://etcd-main-local:8080/snapshot/full" and etcd_files is False
+    assert result["snapshot"] == json.loads(full) and result["revision"] == 256
+    assert result["snap_name"] == "Full-00000000-00000256-1796089768.gz" and result["storage_provider"] == "Local"
+    # the full snapshot's own answer has an empty prefix: the location comes from /snapshot/latest
+    assert json.loads(full)["prefix"] == "" and result["listed_as_latest"] is True
+    assert result["location"] == "Local: /tmp/br/home/bkp/shoot--dev--charlie--etcd-main/v2/Full-00000000-00000256-1796089768.gz"
+    assert result["msg"] == ("backup-restore of shoot--prod--alpha/etcd-main (leader etcd-main-0) took a full snapshot at revision 256: "
+                             + result["location"])
+
+
+def test_backup_restore_location_from_args_when_latest_lists_another(monkeypatch):
+    # upstream's answers (etcd-backup-restore debd95bd): the latest listing names another snapshot
+    full, latest = br_body("upstream_snapshot_full.json"), br_body("snapshot_latest.json")
+    member = BRMember(f"{full}\n200\n{_snapshot.BR_SEPARATOR}\n{latest}\n200\n")
+    result = br_run(monkeypatch, member)
+    assert result["listed_as_latest"] is False and result["revision"] == 2
+    # bucket from env STORAGE_CONTAINER, prefix from --store-prefix (etcd-druid's statefulset builder)
+    assert result["location"] == "Local: shoot--prod--alpha--etcd-main/shoot--prod--alpha--etcd-main/Full-00000000-00000002-1796089802.gz"
+
+
+@pytest.mark.parametrize("code, meaning", [
+    (405, "it runs no snapshotter: no backup store is configured for this etcd (no --storage-provider), or it could not hand "
+          "the request to the leading sidecar"),
+    (500, "the snapshotter is not active (yet) or the full snapshot failed"),
+])
+def test_backup_restore_refusals_are_one_line(monkeypatch, code, meaning):
+    # upstream answers these codes with an empty body (pkg/server/httpAPI.go serveFullSnapshotTrigger)
+    member = BRMember(f"\n{code}\n")
+    with pytest.raises(OpsError) as err:
+        br_run(monkeypatch, member)
+    assert err.value.msg == (f"backup-restore in shoot--prod--alpha/etcd-main-0 answered {code} - {meaning}; "
+                             "see kubectl -n shoot--prod--alpha logs etcd-main-0 -c backup-restore --tail=50")
+    assert len(member.calls) == 1
+
+
+def test_backup_restore_unreachable_and_check_mode(monkeypatch):
+    member = BRMember("", rc=7, stderr="curl: (7) Failed to connect to etcd-main-local port 8080 after 0 ms: Couldn't connect to server\n")
+    with pytest.raises(OpsError) as err:
+        br_run(monkeypatch, member)
+    assert err.value.msg == ("asking backup-restore at https://etcd-main-local:8080/snapshot/full from shoot--prod--alpha/etcd-main-0 "
+                             "failed (curl rc 7): curl: (7) Failed to connect to etcd-main-local port 8080 after 0 ms: Couldn't connect to server")
+    planned = BRMember("never run")
+    result = br_run(monkeypatch, planned, check_mode=True)
+    assert planned.calls == [] and result["changed"] is True and "snapshot" not in result
+    assert result["msg"] == ("check mode: would ask backup-restore of shoot--prod--alpha/etcd-main in etcd-main-0 (the leader, revision 256) "
+                             "for a full snapshot: POST https://etcd-main-local:8080/snapshot/full")
+
+
+def test_parse_br_output_pairs():
+    full = br_body("snapshot_full.json")
+    (code, body), latest = _snapshot.parse_br_output(f"{full}\n200\n")
+    assert code == 200 and body["kind"] == "Full" and latest is None
+    assert _snapshot.parse_br_output("\n405\n") == ((405, None), None)
+    assert _snapshot.parse_br_output("garbage") == ((None, "garbage"), None)
