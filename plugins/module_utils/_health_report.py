@@ -34,7 +34,8 @@ FINDING_KEYS = ("code", "severity", "cluster", "namespace", "etcd", "pod", "mess
 MEMBER_KEYS = ("pod", "id", "name", "is_leader", "is_learner", "reachable", "health", "health_error",
                "db_size", "db_size_in_use", "db_quota_ratio", "revision", "raft_index", "raft_term", "version",
                "backup_restore", "debug_container", "debug_error")
-FILENAMES = {"json": "health_report.json", "md": "health_report.md", "html": "health_report.html", "junit": "junit.xml"}
+FILENAMES = {"json": "health_report.json", "md": "health_report.md", "html": "health_report.html", "junit": "junit.xml",
+             "prom": "health_report.prom"}
 
 
 # ---------------------------------------------------------------- building the report
@@ -408,12 +409,25 @@ ARGUMENT_SPEC = dict(
     results=dict(type="list", elements="dict", required=True),
     hosts=dict(type="list", elements="str", default=[]),
     dest=dict(type="path", required=True),
-    formats=dict(type="list", elements="str", choices=["json", "md", "html", "junit"], default=["json", "md", "html", "junit"]),
+    formats=dict(type="list", elements="str", choices=["json", "md", "html", "junit", "prom"], default=["json", "md", "html", "junit", "prom"]),
     fail_on=dict(type="str", choices=["critical", "warning", "never"], default="critical"),
     thresholds=dict(type="dict", default={}),
     title=dict(type="str", default="etcd health sweep"),
     remedies=dict(type="dict", default={}, options=dict(
         inventory=dict(type="list", elements="str", default=[]),
         extra_vars=dict(type="dict", default={}),
+    )),
+    started_at=dict(type="str"),
+    pushgateway=dict(type="dict", required_together=[["username", "password"]], options=dict(
+        url=dict(type="str", required=True),
+        job=dict(type="str", default="etcd_wrapper_ops"),
+        grouping=dict(type="dict", default={}),
+        timeout=dict(type="int", default=30),
+        username=dict(type="str"),
+        password=dict(type="str", no_log=True),
+        validate_certs=dict(type="bool", default=True),
+        ca_path=dict(type="path"),
+        client_cert=dict(type="path"),
+        client_key=dict(type="path"),
     )),
 )

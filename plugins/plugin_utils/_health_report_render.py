@@ -6,7 +6,8 @@
 as a self-contained HTML page (Jinja2 templates in report_templates/ beside this file), writing
 the report files, and what the etcd_health_report action plugin runs.
 
-The report itself (building it, JSON, JUnit, the terminal table) is module_utils/_health_report.py.
+The report itself (building it, JSON, JUnit, the terminal table) is module_utils/_health_report.py;
+the Prometheus text and the Pushgateway push are _health_report_prom.py beside this file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from markupsafe import Markup
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _health_report
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._findings import DEFAULT_QUOTA, status_of
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._version import COLLECTION_VERSION
+from ansible_collections.etcd_wrapper.ops.plugins.plugin_utils import _health_report_prom
 
 # found beside this file wherever the collection is installed (checkout, tarball, execution environment)
 TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report_templates")
@@ -121,7 +123,16 @@ def render_html(report: dict) -> str:
         report=report, status=report["summary"]["status"], etcds=etcds, anchor=lambda e: anchors[id(e)])
 
 
-RENDERERS = {"json": _health_report.render_json, "md": render_markdown, "html": render_html, "junit": _health_report.render_junit}
+RENDERERS = {"json": _health_report.render_json, "md": render_markdown, "html": render_html, "junit": _health_report.render_junit,
+             "prom": _health_report_prom.render_prom}
+
+
+def render_reports(report: dict, formats=("json", "md", "html", "junit"), started_at: str | None = None) -> dict[str, str]:
+    """{format: text} of the chosen renderings (the Prometheus text also takes when the sweep started)."""
+    unknown = [f for f in formats if f not in RENDERERS]
+    if unknown:
+        raise ValueError(f"unknown report format(s): {', '.join(map(str, unknown))} (known: {', '.join(RENDERERS)})")
+    return {fmt: _health_report_prom.render_prom(report, started_at) if fmt == "prom" else RENDERERS[fmt](report) for fmt in formats}
 
 
 # ---------------------------------------------------------------- files
@@ -141,13 +152,13 @@ def _write_atomic(path: str, text: str) -> None:
         raise
 
 
-def write_reports(report: dict, dest_dir: str, formats=("json", "md", "html", "junit")) -> dict[str, str]:
-    """Write the chosen renderings into dest_dir (created), each atomically; {format: path}.
+def write_reports(report: dict, dest_dir: str, formats=("json", "md", "html", "junit"), started_at: str | None = None,
+                  texts: dict[str, str] | None = None) -> dict[str, str]:
+    """Write the chosen renderings (texts: already rendered) into dest_dir (created), each atomically
+    (a temporary file in dest_dir renamed over the file: node_exporter's textfile collector never reads
+    half a health_report.prom, and reads only *.prom, not the temporary .tmp); {format: path}.
     Everything is rendered before the first file is written."""
-    unknown = [f for f in formats if f not in RENDERERS]
-    if unknown:
-        raise ValueError(f"unknown report format(s): {', '.join(map(str, unknown))} (known: {', '.join(RENDERERS)})")
-    texts = {fmt: RENDERERS[fmt](report) for fmt in formats}
+    texts = texts if texts is not None else render_reports(report, formats, started_at)
     dest_dir = os.path.abspath(os.path.expanduser(str(dest_dir)))
     os.makedirs(dest_dir, exist_ok=True)
     written = {}
@@ -164,10 +175,27 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
 
 
+def option_error(params: dict) -> str | None:
+    """The one-line error of options that would make the run fail half-way (checked before anything is written)."""
+    if params.get("started_at") and _health_report_prom.epoch(params["started_at"]) is None:
+        return f"started_at must be an ISO 8601 time such as 2026-11-27T15:00:00Z, not {params['started_at']!r}"
+    if params.get("pushgateway"):
+        try:
+            _health_report_prom.push_url(params["pushgateway"])
+        except _health_report_prom.PushError as exc:
+            return str(exc)
+    return None
+
+
 def run_or_error(params: dict, check_mode: bool) -> tuple[dict | None, str | None]:
-    """(result, None), or (None, the one-line error) when the report cannot be written."""
+    """(result, None); (None, the one-line error) when the report cannot be written; (result, the
+    one-line error) when the files are written but the push failed."""
+    error = option_error(params)
+    if error:
+        return None, error
     try:
-        return run(params, check_mode, utc_now(), COLLECTION_VERSION), None
+        result = run(params, check_mode, utc_now(), COLLECTION_VERSION)
+        return result, (result.get("push") or {}).get("error")
     except TemplateError as exc:  # a template of report_templates/ missing or broken
         return None, f"cannot render the report: {type(exc).__name__}: {' '.join(str(exc).split())}"
     except (OSError, ValueError) as exc:
@@ -187,10 +215,22 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
     report = _health_report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
                                          collection_version=collection_version, title=params["title"],
                                          remedies=params.get("remedies"))
+    started_at = params.get("started_at")
+    texts = render_reports(report, params["formats"], started_at)
     files = {fmt: os.path.join(params["dest"], _health_report.FILENAMES[fmt]) for fmt in params["formats"]}
     if not check_mode:
-        files = write_reports(report, params["dest"], params["formats"])
+        files = write_reports(report, params["dest"], params["formats"], texts=texts)
+    pushed = None
+    if params.get("pushgateway"):  # after the files: a failed push leaves them written
+        prom = texts.get("prom") or _health_report_prom.render_prom(report, started_at)
+        try:
+            pushed = _health_report_prom.push(prom, params["pushgateway"], check_mode)
+        except _health_report_prom.PushError as exc:
+            pushed = dict(_health_report_prom.plan(prom, params["pushgateway"]), error=str(exc))
     failing = {"critical"} if params["fail_on"] == "critical" else {"critical", "warning"}
     failed_findings = [f for f in report["findings"] if f["severity"] in failing] if report["summary"]["failed"] else []
-    return {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": _health_report.summary_line(report),
-            "table": _health_report.table_lines(report), "failed_findings": failed_findings}
+    result = {"changed": not check_mode, "files": files, "summary": report["summary"], "summary_line": _health_report.summary_line(report),
+              "table": _health_report.table_lines(report), "failed_findings": failed_findings}
+    if pushed is not None:
+        result["push"] = pushed
+    return result

@@ -11,7 +11,7 @@ import sys
 from conftest import run_module
 
 RESULTS = [{"host": "c1", "cluster": "c1", "etcds": [], "findings": [], "summary": {}}]
-FILES = {"health_report.json", "health_report.md", "health_report.html", "junit.xml"}
+FILES = {"health_report.json", "health_report.md", "health_report.html", "junit.xml", "health_report.prom"}
 
 
 def test_writes_every_format_and_reports_hosts_without_result(tmp_path):
@@ -19,7 +19,7 @@ def test_writes_every_format_and_reports_hosts_without_result(tmp_path):
     result = run_module("etcd_health_report", {"results": RESULTS, "hosts": ["c1", "c2"], "dest": str(dest)})
     assert result.cli_rc == 0 and result["changed"] is True
     assert {p.name for p in dest.iterdir()} == FILES
-    assert set(result["files"]) == {"json", "md", "html", "junit"}
+    assert set(result["files"]) == {"json", "md", "html", "junit", "prom"}
     report = json.loads((dest / "health_report.json").read_text())
     codes = {(f["cluster"], f["code"]) for f in report["findings"]}
     assert ("c2", "CLUSTER_UNREACHABLE") in codes
