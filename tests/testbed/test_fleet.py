@@ -327,3 +327,66 @@ def test_pod_reaches_api_server_with_its_service_account_token(fleet, fleet_debu
         core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
         rbac.delete_namespaced_role_binding(role, ns)
         rbac.delete_namespaced_role(role, ns)
+
+
+def backup_request(state, api, ns: str, pod: str, path: str, method: str = "POST") -> tuple[int, str]:
+    """Like backup_get, any method (backup-restore's /snapshot/* endpoints take every method)."""
+    ip = client.CoreV1Api(api).read_namespaced_pod(pod, ns).status.pod_ip
+    ctx = ssl.create_default_context(cafile=str(state / "fleet" / f"testbed-{api_index(api)}" / "workload-pki" / ns / "ca" / "ca.crt"))
+    ctx.check_hostname = False
+    req = urllib.request.Request(f"https://{ip}:8080{path}", method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=60, context=ctx) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_backup_restore_snapshot_full_on_demand_from_every_member(fleet, state):
+    """etcd-backup-restore pkg/server/httpAPI.go: /snapshot/full takes an out-of-schedule full snapshot
+    on the leading sidecar and answers its brtypes.Snapshot; a follower's sidecar delegates to the
+    leader's (found through etcd's leader and its client URL, i.e. the member's peer-service DNS name,
+    TLS checked against the etcd CA); /snapshot/latest lists the store; a bad ?final= is a 400. The
+    metrics and the full-snapshot Lease follow the on-demand snapshot; a failing snapshotter is a 500."""
+    api, ns = fleet["api"]("testbed-2"), workloads.namespace_for(2)
+    assert wait_for(lambda: sorted(healthz(state, api, ns, "etcd-main")) == [200, 503, 503]), healthz(state, api, ns, "etcd-main")
+    leader = healthz(state, api, ns, "etcd-main").index(200)
+    follower = (leader + 1) % 3
+    keys = {"createdOn", "immutabilityExpriyTime", "versionID", "kind", "snapDir", "snapName", "prefix",
+            "compressionSuffix", "startRevision", "lastRevision", "isChunk", "isFinal"}
+    taken = []
+    for member in [leader] + [m for m in range(3) if m != leader]:
+        code, body = backup_request(state, api, ns, f"etcd-main-{member}", "/snapshot/full")
+        assert code == 200, (member, code, body)
+        snap = json.loads(body)
+        assert set(snap) == keys, snap
+        unix = snap["snapName"].split("-")[-1].split(".")[0]
+        assert snap["snapName"] == f"Full-00000000-{snap['lastRevision']:08d}-{unix}.gz", snap
+        assert snap["kind"] == "Full" and snap["startRevision"] == 0 and snap["lastRevision"] > 0, snap
+        assert snap["createdOn"].endswith("Z") and snap["compressionSuffix"] == ".gz", snap
+        assert (snap["prefix"], snap["snapDir"], snap["versionID"], snap["isFinal"], snap["isChunk"]) == ("", "", None, False, False)
+        assert snap["immutabilityExpriyTime"] == "0001-01-01T00:00:00Z", snap
+        taken.append(snap)
+    assert [s["lastRevision"] for s in taken] == sorted(s["lastRevision"] for s in taken), taken
+    last = taken[-1]
+    code, body = backup_request(state, api, ns, f"etcd-main-{follower}", "/snapshot/latest", "GET")
+    assert code == 200, body
+    latest = json.loads(body)
+    assert latest["fullSnapshot"]["snapName"] == last["snapName"] and latest["fullSnapshot"]["prefix"].endswith("/v2/"), latest
+    assert all(d["kind"] == "Incr" for d in latest["deltaSnapshots"] or []), latest
+    assert backup_request(state, api, ns, f"etcd-main-{leader}", "/snapshot/full?final=maybe") == (400, "")
+    metrics = backup_get(state, api, ns, f"etcd-main-{leader}", "/metrics")[1]
+
+    def gauge(name: str) -> list[float]:
+        return [float(line.split()[-1]) for line in metrics.splitlines() if line.startswith(name + '{kind="Full"} ')]
+    assert gauge("etcdbr_snapshot_latest_revision") == [last["lastRevision"]], metrics
+    assert gauge("etcdbr_snapshot_latest_timestamp") == [int(last["snapName"].split("-")[-1].split(".")[0])], metrics
+    coord = client.CoordinationV1Api(api)
+    assert wait_for(lambda: int(coord.read_namespaced_lease("etcd-main-full-snap", ns).spec.holder_identity or 0) >= last["lastRevision"], 15)
+    try:
+        faults.backup_fault(state, 2, "etcd-main", "snapshotter-failing")
+        assert wait_for(lambda: backup_request(state, api, ns, f"etcd-main-{leader}", "/snapshot/full") == (500, ""), 10)
+        assert backup_request(state, api, ns, f"etcd-main-{follower}", "/snapshot/full") == (500, "")  # delegated: /healthz stays 200
+    finally:
+        faults.heal(state, 2)
+    assert wait_for(lambda: backup_request(state, api, ns, f"etcd-main-{leader}", "/snapshot/full")[0] == 200, 30)

@@ -149,3 +149,30 @@ func (k *kubeClient) updateRevisionLease(ctx context.Context, ns, name string, r
 	holder = &rev
 	return rev, k.patchLease(ctx, ns, name, holder, renew, nil)
 }
+
+// renewDeltaLease mirrors heartbeat.go UpdateDeltaSnapshotLease: renewTime = renew always;
+// holderIdentity = the latest delta's revision when it is higher than the Lease's, or "0" when
+// no delta exists and the Lease has no holder yet.
+func (k *kubeClient) renewDeltaLease(ctx context.Context, ns, name string, latestDelta *int64, renew time.Time) error {
+	l, err := k.getLease(ctx, ns, name)
+	if err != nil {
+		return fmt.Errorf("Failed to fetch delta snapshot lease: %w", err)
+	}
+	var holder *string
+	if latestDelta != nil {
+		cur := int64(0)
+		if l.Spec.HolderIdentity != nil {
+			if cur, err = strconv.ParseInt(*l.Spec.HolderIdentity, 10, 64); err != nil {
+				return err
+			}
+		}
+		if l.Spec.HolderIdentity == nil || cur < *latestDelta {
+			rev := strconv.FormatInt(*latestDelta, 10)
+			holder = &rev
+		}
+	} else if l.Spec.HolderIdentity == nil {
+		zero := "0"
+		holder = &zero
+	}
+	return k.patchLease(ctx, ns, name, holder, renew, nil)
+}

@@ -4,7 +4,8 @@
 // Behaviour follows gardener/etcd-backup-restore (read, not copied):
 //   - main.go, cmd/root.go, cmd/server.go, cmd/options.go: cobra commands, umask, signals;
 //   - pkg/server/init.go, pkg/types/*.go, pkg/compressor/init.go, pkg/snapstore/utils.go: flags and defaults;
-//   - pkg/server/httpAPI.go: /initialization/*, /config, /healthz, /metrics;
+//   - pkg/server/httpAPI.go: /initialization/*, /config, /healthz, /metrics, /snapshot/{full,delta,latest}
+//     and the delegation of /snapshot/* from a non-leading sidecar to the leader (snapapi.go);
 //   - pkg/server/backuprestoreserver.go: start-up, probe loop, leader callbacks;
 //   - pkg/leaderelection/leaderelection.go: leader = own member is the etcd leader (Status call);
 //   - pkg/health/heartbeat/heartbeat.go: member and snapshot Lease renewal;

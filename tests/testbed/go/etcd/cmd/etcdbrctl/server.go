@@ -51,6 +51,11 @@ type server struct {
 
 	initMu     sync.Mutex
 	initStatus string
+
+	// upstream HTTPHandler.Snapshotter (+ HTTPHandlerMutex): set while this sidecar leads and
+	// has a storage provider (OnStartedLeading / OnStoppedLeading), nil otherwise
+	ssrMu sync.Mutex
+	ssr   *snapshotter
 }
 
 // configFilePath mirrors miscellaneous.GetConfigFilePath (ETCD_CONF overrides the mount path).
@@ -329,10 +334,13 @@ func (s *server) onStartedLeading(ctx context.Context) {
 		if ssr, err = newSnapshotter(s); err != nil {
 			s.logger.Fatalf("failed to create new Snapshotter object: %v", err)
 		}
+		// upstream OnStartedLeading: handler.SetSnapshotter(ssr); OnStoppedLeading: SetSnapshotterToNil
+		s.setSnapshotter(ssr)
+		defer s.setSnapshotter(nil)
 	} else {
 		s.logger.Printf("No snapstore storage provider configured. Will not start backup schedule.")
 	}
-	backoff := time.Duration(0)
+	bo := newExponentialBackoff()
 	for {
 		if ctx.Err() != nil {
 			return
@@ -345,13 +353,14 @@ func (s *server) onStartedLeading(ctx context.Context) {
 			sleepCtx(ctx, time.Second)
 			continue
 		}
-		if backoff > 0 {
-			s.logger.Printf("Backoff time: %s", backoff)
+		if bo.start {
+			wait := bo.next(s.o)
+			s.logger.Printf("Backoff time: %s", wait)
 			select {
 			case <-ctx.Done():
 				return
 			case <-s.faults.changed: // a fault change (e.g. heal) ends the backoff at once
-			case <-time.After(backoff):
+			case <-time.After(wait):
 			}
 		}
 		s.setStatus(http.StatusOK, "")
@@ -359,29 +368,44 @@ func (s *server) onStartedLeading(ctx context.Context) {
 			<-ctx.Done()
 			return
 		}
-		if err := ssr.run(ctx); err != nil {
+		err := ssr.run(ctx)
+		if ssr.startedOK {
+			// upstream: ResetExponentialBackoff once the start-up snapshot succeeded
+			bo.reset()
+		}
+		if err != nil {
 			if ctx.Err() != nil {
 				return // stopped leading: not a snapshotter failure
 			}
 			metricSnapshotterFailure.WithLabelValues(err.Error()).Inc()
 			s.logger.Printf("Snapshotter failed with error: %v", err)
-			backoff = nextBackoff(backoff, s.o)
-			continue
+			// upstream starts the backoff when Snapshotter.Run fails; when its start-up snapshot
+			// fails it retries at once without one (a tight loop): the stand-in backs off then too
+			bo.start = true
 		}
-		backoff = 0
 	}
 }
 
-func nextBackoff(cur time.Duration, o *options) time.Duration {
-	if cur == 0 {
-		return time.Second
-	}
-	next := cur * time.Duration(o.backoffMultiplier)
-	if next > o.backoffThresholdTime {
-		next = o.backoffThresholdTime
-	}
-	return next
+// exponentialBackoff mirrors pkg/backoff/exponentialbackoff.go: 1 s times --backoff-multiplier per
+// attempt (2 s, 4 s, ...), --backoff-threshold-time once --backoff-attempt-limit is passed.
+type exponentialBackoff struct {
+	start   bool
+	attempt uint
+	cur     time.Duration
 }
+
+func newExponentialBackoff() *exponentialBackoff { return &exponentialBackoff{cur: time.Second} }
+
+func (b *exponentialBackoff) next(o *options) time.Duration {
+	if b.attempt > o.backoffAttemptLimit {
+		return o.backoffThresholdTime
+	}
+	b.attempt++
+	b.cur *= time.Duration(o.backoffMultiplier)
+	return b.cur
+}
+
+func (b *exponentialBackoff) reset() { *b = exponentialBackoff{cur: time.Second} }
 
 func sleepCtx(ctx context.Context, d time.Duration) {
 	select {
@@ -405,6 +429,9 @@ func (s *server) startHTTP() (*http.Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/initialization/start", s.serveInitialize)
 	mux.HandleFunc("/initialization/status", s.serveInitializationStatus)
+	mux.HandleFunc("/snapshot/full", s.serveFullSnapshotTrigger)
+	mux.HandleFunc("/snapshot/delta", s.serveDeltaSnapshotTrigger)
+	mux.HandleFunc("/snapshot/latest", s.serveLatestSnapshotMetadata)
 	mux.HandleFunc("/config", s.serveConfig)
 	mux.HandleFunc("/healthz", s.serveHealthz)
 	mux.Handle("/metrics", promhttp.Handler())
