@@ -229,3 +229,263 @@ def fragment(state: Path, index: int, etcd: str, mib: int, namespace: str | None
     etcdctl(state, index, etcd, "put", "/fault/fragment-tick", "x", namespace=ns)
     etcdctl(state, index, etcd, "del", "/fault/fragment-tick", namespace=ns)
     return f"testbed-{index}: {ns}/{etcd} fragmented ({mib} MiB written, deleted and compacted)"
+
+
+# ---------------------------------------------------------------- metrics faults (etcd-mixin alerts, _metrics)
+# Real fault makers for the /metrics rules of plugins/module_utils/_metrics.py (etcd-io/etcd
+# contrib/mixin/alerts/alerts.libsonnet). Those that run for a while return a Background: stop() ends
+# the stream and returns its counts; heal() is stop() plus undoing the fault (as `with ...:` does).
+
+
+def member_metrics(state: Path, index: int, etcd: str, member: int, namespace: str | None = None,
+                   timeout: float = 10) -> str:
+    """One member's own etcd /metrics text, read from the host with curl over the pod network with
+    the etcd's client certificate (as etcdctl_argv: pod IP, --insecure-skip-tls-verify as -k: the
+    server certificates carry no pod IP), the way the debug container reads https://<etcd>-local:2379."""
+    cluster = fleet.Cluster(index, state)
+    ns = namespace or workloads.namespace_for(index)
+    tls = cluster.dir / "workload-pki" / ns
+    url = _member_endpoint(_api(state, cluster), ns, f"{etcd}-{member}") + "/metrics"
+    argv = ["curl", "-sS", "-k", "--max-time", str(int(timeout)), "--cacert", str(tls / "ca" / "ca.crt"),
+            "--cert", str(tls / etcd / "client" / "tls.crt"), "--key", str(tls / etcd / "client" / "tls.key"), url]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout + 5, check=False)
+    if proc.returncode != 0:
+        raise procs.TestbedError(f"curl {url} failed (rc {proc.returncode}): {proc.stderr.strip()}")
+    return proc.stdout
+
+
+class Background:
+    """A fault that runs in a daemon thread until stop() or its deadline: `counts` says what it did
+    (e.g. moves, errors), `last_error` the last failure's stderr line."""
+
+    def __init__(self, name: str, seconds: float | None, step, undo=None, finish=None):
+        import threading
+        self.name, self.counts, self.last_error = name, {}, None
+        self._stop, self._undo, self._finish = threading.Event(), undo, finish
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+        self._thread = threading.Thread(target=self._run, args=(step,), name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self, step) -> None:
+        while not self._stop.is_set() and (self._deadline is None or time.monotonic() < self._deadline):
+            try:
+                pause = step(self)
+            except Exception as exc:  # pylint: disable=broad-except  # a stream of faults must not die on one
+                self.count("exceptions")
+                self.last_error, pause = f"{type(exc).__name__}: {exc}", 1.0
+            self._stop.wait(pause or 0)
+        if self._finish:
+            self._finish(self)
+
+    def count(self, what: str, n: int = 1) -> None:
+        self.counts[what] = self.counts.get(what, 0) + n
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, timeout: float = 30) -> dict:
+        self._stop.set()
+        self._thread.join(timeout)
+        return dict(self.counts)
+
+    def heal(self) -> str:
+        counts = self.stop()
+        undone = self._undo() if self._undo else None
+        return f"{self.name} stopped ({counts})" + (f"; {undone}" if undone else "")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.heal()
+
+
+def _statuses(argv: list[str]) -> list[dict]:
+    proc = subprocess.run([*argv, "endpoint", "status", "-w", "json"], capture_output=True, text=True, timeout=30,
+                          env={**os.environ, "ETCDCTL_API": "3"}, check=False)
+    try:
+        return [s["Status"] for s in json.loads(proc.stdout or "[]")]
+    except (ValueError, LookupError):
+        return []
+
+
+def leader_flap(state: Path, index: int, etcd: str, seconds: float | None = 60, interval: float = 1.0,
+                namespace: str | None = None) -> Background:
+    """Move the leadership to another member (`etcdctl move-leader`, round robin over the members)
+    every `interval` seconds, for `seconds` (None: until stop()). Every member's
+    etcd_server_leader_changes_seen_total counts each move (etcd server/etcdserver/raft.go counts a
+    new non-empty leader). A move is a clean transfer (no election timeout), so has_leader stays 1.
+    Nothing to heal: the last leader stays leader. counts: moves, errors."""
+    argv = etcdctl_argv(state, index, etcd, all_members=True, namespace=namespace)
+    env = {**os.environ, "ETCDCTL_API": "3"}
+
+    def step(bg: Background) -> float:
+        statuses = _statuses(argv)
+        ids = sorted({s["header"]["member_id"] for s in statuses})
+        leader = next((s["leader"] for s in statuses if s.get("leader")), None)
+        if len(ids) < 2 or leader is None:
+            bg.count("errors")
+            bg.last_error = f"no leader or fewer than 2 members answered ({len(ids)})"
+            return interval
+        others = [i for i in ids if i != leader]
+        target = others[bg.counts.get("moves", 0) % len(others)]
+        proc = subprocess.run([*argv, "move-leader", f"{target:x}"], capture_output=True, text=True, timeout=30,
+                              env=env, check=False)
+        if proc.returncode == 0:
+            bg.count("moves")
+        else:
+            bg.count("errors")
+            bg.last_error = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return interval
+
+    return Background(f"leader-flap {etcd}", seconds, step)
+
+
+# the gRPC codes etcd-mixin's etcdHighNumberOfFailedGRPCRequests counts (alerts.libsonnet)
+MIXIN_GRPC_ERROR_CODES = ("Unknown", "FailedPrecondition", "ResourceExhausted", "Internal", "Unavailable", "DataLoss",
+                          "DeadlineExceeded")
+
+
+def grpc_errors(state: Path, index: int, etcd: str, seconds: float | None = 60, kind: str = "auth",
+                interval: float = 0.2, member: int = 0, namespace: str | None = None) -> Background:
+    """A stream of client requests that one member answers with one of the mixin's error codes, one
+    etcdctl call every `interval` seconds against member `member`, for `seconds` (None: until stop()).
+    kind 'auth': `etcdctl --user` on an etcd without auth: each call's Authenticate fails with
+      FailedPrecondition ("authentication is not enabled", etcd api/v3rpc/rpctypes/error.go
+      ErrGRPCAuthNotEnabled; etcd server/etcdserver/v3_server.go Authenticate); the client then reads
+      on (a Range OK). Grouped as the mixin groups (per grpc_service/grpc_method), Auth/Authenticate
+      fails 100 %. Read-only: nothing to heal.
+    kind 'nospace': nospace() first (recreates the etcd with a small quota until etcd raises NOSPACE),
+      then puts that fail with ResourceExhausted ("database space exceeded", ErrGRPCNoSpace) on
+      KV/Put. heal() recreates the etcd with the default quota (faults.heal does it too).
+    counts: calls, failed (etcdctl rc != 0)."""
+    if kind not in ("auth", "nospace"):
+        raise procs.TestbedError(f"grpc_errors kind must be auth or nospace, got {kind!r}")
+    ns = namespace or workloads.namespace_for(index)
+    undo = None
+    if kind == "nospace":
+        nospace(state, index, etcd, namespace=ns)
+
+        def _undo() -> str:
+            _recreate(state, index, etcd, workloads.DEFAULT_QUOTA, ns)
+            _forget(state, {"kind": "nospace", "cluster": index, "namespace": ns, "etcd": etcd})
+            return f"{ns}/{etcd} recreated with the default quota"
+        undo = _undo
+    argv = etcdctl_argv(state, index, etcd, namespace=ns)
+    if member:
+        cluster = fleet.Cluster(index, state)
+        ep = _member_endpoint(_api(state, cluster), ns, f"{etcd}-{member}")
+        argv = [f"--endpoints={ep}" if a.startswith("--endpoints=") else a for a in argv]
+    request = ["--user=etcd-ops-fault:nopass", "get", "/fault/grpc-errors"] if kind == "auth" \
+        else ["put", "/fault/grpc-errors", "x"]
+    env = {**os.environ, "ETCDCTL_API": "3"}
+
+    def step(bg: Background) -> float:
+        proc = subprocess.run([*argv, *request], capture_output=True, text=True, timeout=30, env=env, check=False)
+        bg.count("calls")
+        if proc.returncode != 0:
+            bg.count("failed")
+            bg.last_error = (proc.stderr.strip().splitlines() or ["?"])[-1]
+        return interval
+
+    return Background(f"grpc-errors {kind} {etcd}", seconds, step, undo)
+
+
+def _forget(state: Path, fault: dict) -> None:
+    path = state / "fleet" / "faults.json"
+    if path.exists():
+        path.write_text(json.dumps([f for f in json.loads(path.read_text()) if f != fault], indent=1))
+
+
+def write_load(state: Path, index: int, etcd: str, seconds: float | None = 60, interval: float = 0.0,
+               keys: int = 10, value_bytes: int = 1024, concurrency: int = 1, member: int = 0,
+               namespace: str | None = None) -> Background:
+    """Not a fault by itself: a write load through one member (`member`), so the WAL fsync and
+    backend commit histograms fill. Each call is one etcdctl process: `keys` > 1 puts them in one
+    txn (one proposal), `keys` 1 is a plain put (with etcdctl's --command-timeout, which txn does not
+    honour). Up to `concurrency` calls run at once; a new one starts every `interval` seconds while
+    fewer run (against a member without quorum each waits for etcd's request timeout, so concurrency
+    sets how many proposals fail per second). Writes under /fault/load/ (the same keys each round:
+    history grows, live data does not). counts: calls, puts, failed."""
+    argv = etcdctl_argv(state, index, etcd, namespace=namespace)
+    if member:
+        ns = namespace or workloads.namespace_for(index)
+        ep = _member_endpoint(_api(state, fleet.Cluster(index, state)), ns, f"{etcd}-{member}")
+        argv = [f"--endpoints={ep}" if a.startswith("--endpoints=") else a for a in argv]
+    env = {**os.environ, "ETCDCTL_API": "3"}
+    value = "v" * value_bytes
+    request, stdin = ([*argv, "put", "/fault/load/0", value], None) if keys == 1 else \
+        ([*argv, "txn"], "\n" + "".join(f"put /fault/load/{i} {value}\n" for i in range(keys)) + "\n\n")
+    running: list[subprocess.Popen] = []
+
+    def reap(bg: Background, wait: bool = False) -> None:
+        for proc in list(running):
+            if wait and proc.poll() is None:
+                proc.kill()
+            if proc.poll() is None and not wait:
+                continue
+            err = proc.communicate()[1]
+            running.remove(proc)
+            bg.count("calls")
+            if proc.returncode == 0:
+                bg.count("puts", keys)
+            else:
+                bg.count("failed")
+                bg.last_error = (err.strip().splitlines() or [f"rc {proc.returncode}"])[-1]
+
+    def step(bg: Background) -> float:
+        reap(bg)
+        if len(running) < concurrency:
+            proc = subprocess.Popen(request, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            if stdin:
+                proc.stdin.write(stdin)
+                proc.stdin.close()
+            running.append(proc)
+        return max(interval, 0.01)
+
+    return Background(f"write-load {etcd}", seconds, step, finish=lambda bg: reap(bg, wait=True))
+
+
+def pause_member(state: Path, index: int, etcd: str, member: int, namespace: str | None = None) -> Background:
+    """SIGSTOP one member's etcd process (the etcd container's etcd-wrapper, which runs etcd
+    embedded), as a hung disk or a stalled VM would: the process stays, its TCP connections stay
+    open, nothing answers. heal() sends SIGCONT. Nothing runs in the background; counts is empty."""
+    import signal
+    cluster = fleet.Cluster(index, state)
+    ns = namespace or workloads.namespace_for(index)
+    cid = _container(state, cluster, ns, f"{etcd}-{member}", "etcd")
+    pid = int(engine.podman(state, "inspect", "--format", "{{.State.Pid}}", cid).stdout.decode().strip())
+    os.kill(pid, signal.SIGSTOP)
+
+    def undo() -> str:
+        os.kill(pid, signal.SIGCONT)
+        return f"{ns}/{etcd}-{member} etcd (pid {pid}) continued"
+
+    return Background(f"pause {etcd}-{member} (pid {pid})", 0, lambda bg: 0, undo)
+
+
+def quorum_loss(state: Path, index: int, etcd: str, namespace: str | None = None) -> Background:
+    """Stop a majority of one HA etcd's members (stop_member on members 1..n//2+1, held stopped):
+    member 0 stays up without a leader (etcd_server_has_leader 0; proposals sent to it fail).
+    heal() restarts exactly these members (faults.heal(state, index) would too, with every other
+    fault of that cluster). Nothing runs in the background; counts is empty."""
+    cluster = fleet.Cluster(index, state)
+    ns = namespace or workloads.namespace_for(index)
+    replicas = workloads.find_shoot(cluster.dir, ns).etcd(etcd).replicas
+    if replicas < 3:
+        raise procs.TestbedError(f"{ns}/{etcd} has {replicas} member(s): quorum loss needs an HA etcd")
+    members = list(range(1, replicas // 2 + 2))
+    for member in members:
+        stop_member(state, index, etcd, member, ns)
+
+    def undo() -> str:
+        pods = [f"{etcd}-{m}" for m in members]
+        for member, pod in zip(members, pods):
+            _hold_file(state, cluster, ns, pod, "etcd").unlink(missing_ok=True)  # the node restarts it
+            _forget(state, {"kind": "stop-member", "cluster": index, "namespace": ns, "etcd": etcd, "member": member})
+        kube.wait_pods_running(_api(state, cluster), ns, pods, timeout=90)
+        return f"{ns}/{', '.join(pods)} restarted"
+
+    return Background(f"quorum-loss {etcd} ({len(members)} of {replicas} stopped)", 0, lambda bg: 0, undo)

@@ -57,7 +57,7 @@ def test_states_in_words():
 # ---------------------------------------------------------------- layering
 
 MODULE_UTILS = Path(_pod.__file__).resolve().parent
-ROOMS = {"_runner", "_k8s", "_exec", "_pod", "_druid", "_findings", "_docker", "_registry", "_version", "_member"}
+ROOMS = {"_runner", "_k8s", "_exec", "_pod", "_druid", "_findings", "_docker", "_registry", "_version", "_member", "_metrics"}
 FEATURES = {"_cluster_info", "_ephemeral_container", "_etcdctl_exec", "_health", "_health_report", "_debug_image", "_snapshot", "_defrag"}
 
 
