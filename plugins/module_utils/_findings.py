@@ -19,6 +19,8 @@ An observation is a dict:
   quota_bytes                    quota-backend-bytes from the etcd config, None if unreadable
   replicas                       the StatefulSet's replicas when known (0: hibernated)
   now                            the time (epoch seconds) the members were asked, for snapshot ages
+  metrics                        {pod: _metrics.summarize(...)} (optional): the member's own /metrics, read
+                                 twice a window apart, for the etcd-mixin rules (_metrics.findings)
   debug_failed                   {pod: message} for debug containers that could not start
   unreachable                    message when the cluster's API server could not be reached
 """
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import shlex
 
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _metrics
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._druid import member_pod, pod_of_url
 
 DEFAULT_QUOTA = 8 * 1024 ** 3
@@ -38,10 +41,12 @@ DEFAULT_THRESHOLDS = {
     "db_fragmented_min_bytes": 64 * 1024 ** 2,  # ... but only for databases at least this big
     "revision_skew": 1000,
     "raft_index_skew": 1000,
-    # gardener's alerts on backup-restore (pkg/component/etcd/etcd/monitoring.go, KubeEtcdDeltaBackupFailed,
+    # gardener's alerts on backup-restore (pkg/component/etcd/etcd/etcd.go, formerly monitoring.go, KubeEtcdDeltaBackupFailed,
     # KubeEtcdFullBackupFailed): the leader's latest snapshot older than these, while one is required
     "backup_delta_max_age": 900,
     "backup_full_max_age": 86400,
+    # etcd-mixin's rules over each member's /metrics (_metrics.RULES says which rule and what differs)
+    **_metrics.DEFAULT_THRESHOLDS,
 }
 
 ALARMS = {1: "NOSPACE", 2: "CORRUPT"}
@@ -244,6 +249,8 @@ def evaluate(obs: dict, thresholds: dict | None = None) -> list[dict]:
             out.append(finding(obs, code, "critical", f"alarm {kind} raised by {pod or alarm.get('memberID')}{advice}", pod=pod))
 
     out.extend(_backup_findings(obs, t))
+    out.extend(finding(obs, f["code"], f["severity"], f["message"], pod=f.get("pod"), value=f.get("value"), threshold=f.get("threshold"))
+               for f in _metrics.findings({p: m for p, m in (obs.get("metrics") or {}).items() if not m.get("error")}, t))
     return sorted(out, key=lambda f: (SEVERITIES.index(f["severity"]), f["code"], f["pod"] or ""))
 
 

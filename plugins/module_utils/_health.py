@@ -16,14 +16,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _pod
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _druid, _exec, _findings, _metrics, _pod
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._k8s import (
     HAS_K8S, K8S_IMPORT_ERROR, ApiException, K8sError, api_message, k8s_action, k8s_path, new_api_client, rest)
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import OpsError, UsageError
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import run_module as _runner_run
 
 # Runs in the debug container as:
-#   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA CONFIG...
+#   bash -c SCRIPT etcd-ops MARKER TIMEOUT DETAIL TLSVIA CACERT CERT KEY ENDPOINT QUOTA_ARG BR_BASE BR_CA METRICS_MS METRICS_ERE CONFIG...
+# METRICS_MS: the window between the two reads of the member's /metrics in milliseconds (0: one
+# read, "off": none); METRICS_ERE keeps only the lines the rules read (_metrics.GREP_ERE_COMPACT).
 # Every value arrives as a positional argument: nothing from the cluster is ever spliced into shell text.
 # A member that does not answer endpoint status is not asked anything else (each would wait for the
 # timeout; the other members answer for the cluster).
@@ -31,8 +33,8 @@ from ansible_collections.etcd_wrapper.ops.plugins.module_utils._runner import ru
 # pods share one PID namespace, where PID 1 is the pause process. Files the debug container does not
 # mount (TLSVIA=proc, the wrapper's config) are read through that process's /proc/<pid>/root.
 SCRIPT = r"""
-m=$1 to=$2 detail=$3 via=$4 ca=$5 cert=$6 key=$7 ep=$8 qarg=$9 br=${10} brca=${11}
-shift 11
+m=$1 to=$2 detail=$3 via=$4 ca=$5 cert=$6 key=$7 ep=$8 qarg=$9 br=${10} brca=${11} mw=${12} mre=${13}
+shift 13
 t=$(mktemp -d 2>/dev/null) || { echo "$m FATAL cannot create a temporary directory"; exit 90; }
 trap 'rm -rf "$t"' EXIT
 """ + _druid.FIND_ETCD_PID + r"""root=/proc/${pid:-1}/root
@@ -68,11 +70,32 @@ get() {
   if [ -n "$brca" ]; then curl -sS --max-time "$to" --cacert "$brca" -w '\n%{http_code}' "$br$1"
   else curl -sS --max-time "$to" -w '\n%{http_code}' "$br$1"; fi
 }
+# etcd's own /metrics: on its client URL (etcd serves /metrics on every client listener), or the
+# first of listen-metrics-urls when the etcd config names one (0.0.0.0 read as 127.0.0.1: the debug
+# container shares the pod's network). The first output line is when it was read (ms since epoch).
+murl="$ep/metrics"
+for f in "${confs[@]}"; do
+  for p in "$root$f" "$f"; do
+    if [ -r "$p" ]; then
+      v=$(sed -n 's/^listen-metrics-urls:[[:space:]]*//p' "$p" | tr -d "'\" []" | cut -d, -f1)
+      [ -n "$v" ] && { murl=$(printf '%s' "$v" | sed -E 's#://(0\.0\.0\.0|::)(:|/|$)#://127.0.0.1\2#')/metrics; break 2; }
+    fi
+  done
+done
+mc=(curl -sS --max-time "$to")
+[ -n "$ca" ] && mc+=(--cacert "$ca" --cert "$cert" --key "$key")
+mread() {
+  date +%s%3N
+  "${mc[@]}" -o "$t/mraw" "$murl" || return $?
+  grep -E "$mre" "$t/mraw"
+  return 0
+}
 brmetrics() {
   get /metrics >"$t/m" || return 1
   grep -E '^(etcdbr_snapshot_latest_timestamp|etcdbr_snapshot_required|etcdbr_snapshotter_failure)' "$t/m"
   tail -n 1 "$t/m"
 }
+if [ "$mw" != off ]; then mstart=$(date +%s%3N); run metrics1 mread; fi
 run status "${e[@]}" endpoint status -w json
 if [ "$rc" = 0 ]; then
   run health "${e[@]}" endpoint health -w json
@@ -82,6 +105,11 @@ fi
 run quota quota
 run now date +%s
 if [ -n "$br" ]; then run backup get /healthz; run brmetrics brmetrics; fi
+if [ "$mw" != off ] && [ "$mw" -gt 0 ] 2>/dev/null; then
+  left=$((mstart + mw - $(date +%s%3N)))
+  [ "$left" -gt 0 ] && sleep "$((left / 1000)).$(printf %03d $((left % 1000)))"
+  run metrics2 mread
+fi
 if [ "$detail" = 1 ]; then
   run table "${e[@]}" endpoint status --cluster -w table
   command -v print-etcd-cheatsheet >/dev/null 2>&1 && run cheatsheet print-etcd-cheatsheet
@@ -103,6 +131,37 @@ def member_plan(spec: dict, debug: dict, target: str = "etcd") -> dict:
     br = _druid.backup_restore(spec, ep, tls)
     return {"tls": tls, "endpoint": ep, "endpoint_source": ep_source, "configs": configs, "config_source": config_source,
             "quota_arg": _druid.quota_from_args(spec, target), "backup": br}
+
+
+def metrics_ms(window) -> str:
+    """The script's METRICS_MS: 'off' for a negative (or no) window, else milliseconds."""
+    if window is None or window < 0:
+        return "off"
+    return str(int(round(window * 1000)))
+
+
+def metrics_view(first: dict | None, second: dict | None) -> dict:
+    """One member's /metrics reads (sections 'metrics1'/'metrics2': the time in ms on the first line,
+    then the kept lines) -> _metrics.summarize's summary, or {'error': ...} when the first read failed."""
+    def split(section):
+        if not section:
+            return None, None, None
+        lines = section["out"].splitlines()
+        stamp = int(lines[0]) if lines and lines[0].strip().isdigit() else None
+        if section["rc"] != 0:
+            return stamp, None, (section["err"] or f"curl rc {section['rc']}").splitlines()[-1][:300]
+        return stamp, "\n".join(lines[1:]) + "\n", None
+
+    t1, text1, error = split(first)
+    if error or text1 is None:
+        return {"error": error or "no /metrics read"}
+    t2, text2, error2 = split(second)
+    window = (t2 - t1) / 1000.0 if t1 is not None and t2 is not None and text2 is not None else 0.0
+    stamp = t2 if text2 is not None and t2 is not None else t1
+    summary = _metrics.summarize(text1, text2, window, now=stamp / 1000.0 if stamp else None)
+    if error2:
+        summary["second_read_error"] = error2
+    return summary
 
 
 def parse_sections(stdout: str, marker: str) -> dict[str, dict]:
@@ -201,6 +260,8 @@ def member_view(sections: dict[str, dict]) -> dict:
         healthy = bool(body.get("health")) if isinstance(body, dict) and "health" in body else code == 200
         view["backup"] = {"status": code or None, "health": backup["rc"] == 0 and code == 200 and healthy,
                           "error": backup["err"] or None, "metrics": parse_metrics(sec("brmetrics")["out"])}
+    if "metrics1" in sections:
+        view["metrics"] = metrics_view(sections["metrics1"], sections.get("metrics2"))
     for name in ("table", "cheatsheet"):
         if name in sections:
             view[name] = sections[name]["out"] or sections[name]["err"]
@@ -235,6 +296,12 @@ def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views:
             obs["quota_source"] = view.get("quota_source")
         if view.get("now"):
             obs["now"] = max(obs.get("now") or 0, view["now"])
+        if isinstance(view.get("metrics"), dict):
+            obs.setdefault("metrics", {})[pod] = view["metrics"]
+    quotas = [m.get("quota_backend_bytes") for m in (obs.get("metrics") or {}).values() if m.get("quota_backend_bytes")]
+    if not obs["quota_bytes"] and quotas:
+        # no readable etcd config: the quota etcd itself runs with (etcd_server_quota_backend_bytes)
+        obs["quota_bytes"], obs["quota_source"] = int(max(quotas)), "etcd /metrics (etcd_server_quota_backend_bytes)"
     if any(isinstance(v.get("alarms"), dict) for v in views.values()):
         obs["alarm_list"] = {"alarms": list(alarms.values())}
     obs["endpoint_status_stderr"] = "\n".join(errors)
@@ -287,6 +354,7 @@ def member_rows(obs: dict, views: dict[str, dict], debug: dict[str, str | None])
             "raft_term": status.get("raftTerm"), "version": status.get("version"),
             "backup_restore": backup_row((views.get(pod) or {}).get("backup"), pod == leader, obs.get("now")),
             "etcd_process": (views.get(pod) or {}).get("etcd_process"),
+            "metrics": (views.get(pod) or {}).get("metrics"),
             "debug_container": debug.get(pod),
             "debug_error": (obs.get("debug_failed") or {}).get(pod),
         })
@@ -381,11 +449,12 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
     script = ["bash", "-c", SCRIPT, "etcd-ops", marker, str(params["timeout"]), "1" if params.get("detail") else "0",
               (tls or {}).get("via", "mount"), *[(tls or {}).get(k, "") for k in ("cacert", "cert", "key")],
               plan["endpoint"], str(plan["quota_arg"] or ""), (br or {}).get("base", ""), (br or {}).get("cacert", ""),
-              *plan["configs"]]
+              metrics_ms(params.get("metrics_window")), _metrics.GREP_ERE_COMPACT, *plan["configs"]]
     argv = ["etcdctl", f"--endpoints={plan['endpoint']}"]
     if tls:
         argv += [f"--{k}={tls['display'][k]}" for k in ("cacert", "cert", "key")]
-    res = _exec.run(api, namespace, pod_name, name, script, params["timeout"] * 6 + 10)
+    window = max(0.0, params.get("metrics_window") or 0.0)
+    res = _exec.run(api, namespace, pod_name, name, script, params["timeout"] * 8 + 10 + window)
     sections = parse_sections(res["stdout"], marker)
     if "fatal" in sections or "status" not in sections:
         why = (sections.get("fatal") or {}).get("err") or res["stderr"].strip() or f"rc {res['rc']}, no output"

@@ -112,12 +112,75 @@ options:
       backup_full_max_age:
         description: C(BACKUP_FULL_STALE) when the leader's latest full snapshot is older (seconds, default 86400).
         type: int
+      metrics_wal_fsync_p99_warning:
+        description: >-
+          C(WAL_FSYNC_SLOW) warning when the p99 WAL fsync within the metrics window exceeds this (seconds; etcd-mixin
+          etcdHighFsyncDurations). Default 0.5.
+        type: float
+      metrics_wal_fsync_p99_critical:
+        description: C(WAL_FSYNC_SLOW) critical above this (seconds). Default 1.0.
+        type: float
+      metrics_backend_commit_p99_warning:
+        description: >-
+          C(BACKEND_COMMIT_SLOW) when the p99 backend commit within the window exceeds this (seconds;
+          etcdHighCommitDurations). Default 0.25.
+        type: float
+      metrics_peer_rtt_p99_warning:
+        description: >-
+          C(PEER_RTT_SLOW) when a peer's p99 round trip within the window exceeds this (seconds;
+          etcdMemberCommunicationSlow). Default 0.15.
+        type: float
+      metrics_grpc_errors_warning:
+        description: >-
+          C(GRPC_ERRORS) warning when this share of a gRPC method's calls in the window failed with the mixin's codes
+          (etcdHighNumberOfFailedGRPCRequests). Default 0.01.
+        type: float
+      metrics_grpc_errors_critical:
+        description: C(GRPC_ERRORS) critical at this share. Default 0.05.
+        type: float
+      metrics_grpc_min_handled:
+        description: Calls of one gRPC method in the window before its error share is judged. Default 20.
+        type: int
+      metrics_min_samples:
+        description: >-
+          WAL fsync / backend commit observations in the window before a p99 is judged (else the member's metrics say
+          not enough data). Default 20.
+        type: int
+      metrics_peer_rtt_min_samples:
+        description: Round-trip observations of a peer in the window before its p99 is judged. Default 1.
+        type: int
+      metrics_leader_changes_window:
+        description: C(LEADER_CHANGES) warning at this many leader changes within the window. Default 1.
+        type: int
+      metrics_leader_changes_window_critical:
+        description: C(LEADER_CHANGES) critical at this many within the window. Default 3.
+        type: int
+      metrics_leader_changes_per_15m:
+        description: >-
+          C(LEADER_CHANGES) since start when at least this many changes, on average this many per 15 min of uptime
+          (etcdHighNumberOfLeaderChanges). Default 4.
+        type: int
+      metrics_proposals_failed_window:
+        description: C(PROPOSALS_FAILING) when failed proposals per second of the window exceed this (etcdHighNumberOfFailedProposals). Default 5.0.
+        type: float
   backup_restore:
     description:
       - Ask the backup-restore sidecar's C(/healthz) and C(/metrics) (HTTPS with the CA of etcd-wrapper's
         C(--backup-restore-ca-cert-bundle-path) when it serves with C(--server-cert)).
     type: bool
     default: true
+  metrics_window:
+    description:
+      - Seconds between the two reads of each member's own etcd C(/metrics) (on its client URL with the
+        client TLS, or the first of C(listen-metrics-urls) when its etcd config names one), read in the
+        same exec as the other checks; the etcd-mixin rules (C(WAL_FSYNC_SLOW), C(GRPC_ERRORS), ...) are
+        judged on the change between them.
+      - V(0) reads once - gauges and lifetime counters only (C(NO_LEADER), quota and size figures,
+        C(LEADER_CHANGES) against uptime). A negative value does not read C(/metrics) at all.
+      - The sweep of a cluster takes at least this long (every member waits in parallel, overlapping
+        the other checks).
+    type: float
+    default: 3
   concurrency:
     description: How many members are checked at the same time.
     type: int
@@ -299,8 +362,22 @@ def main():
             raft_index_skew=dict(type="int"),
             backup_delta_max_age=dict(type="int"),
             backup_full_max_age=dict(type="int"),
+            metrics_wal_fsync_p99_warning=dict(type="float"),
+            metrics_wal_fsync_p99_critical=dict(type="float"),
+            metrics_backend_commit_p99_warning=dict(type="float"),
+            metrics_peer_rtt_p99_warning=dict(type="float"),
+            metrics_grpc_errors_warning=dict(type="float"),
+            metrics_grpc_errors_critical=dict(type="float"),
+            metrics_grpc_min_handled=dict(type="int"),
+            metrics_min_samples=dict(type="int"),
+            metrics_peer_rtt_min_samples=dict(type="int"),
+            metrics_leader_changes_window=dict(type="int"),
+            metrics_leader_changes_window_critical=dict(type="int"),
+            metrics_leader_changes_per_15m=dict(type="int"),
+            metrics_proposals_failed_window=dict(type="float"),
         )),
         backup_restore=dict(type="bool", default=True),
+        metrics_window=dict(type="float", default=3.0),
         concurrency=dict(type="int", default=10),
         timeout=dict(type="int", default=10),
         detail=dict(type="bool", default=False),

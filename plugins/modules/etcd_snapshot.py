@@ -188,7 +188,9 @@ sha256:
   returned: success, not in check mode
   type: str
 revision:
-  description: Revision of the snapshot (C(etcdutl snapshot status), with O(method=backup-restore) its C(lastRevision)); in check mode the member's current revision.
+  description:
+    - Revision of the snapshot (C(etcdutl snapshot status), with O(method=backup-restore) its C(lastRevision)).
+    - In check mode the member's current revision.
   returned: success
   type: int
 hash:

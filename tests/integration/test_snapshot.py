@@ -206,3 +206,71 @@ def recap_for(stdout: str, host: str) -> dict[str, int]:
         if line.startswith(host) and "ok=" in line:
             return {k: int(v) for k, v in (part.split("=") for part in line.split(":", 1)[1].split())}
     raise AssertionError("no PLAY RECAP in:\n" + stdout)
+
+
+# ---------------------------------------------------------------- method backup-restore
+
+def latest_full(auth, namespace: str, pod: str) -> dict:
+    """backup-restore's /snapshot/latest as another member's debug container reads it (the sidecar
+    of a follower hands the request to the leading one), independent of the module."""
+    script = ('ca=/var/etcdbr/ssl/ca/bundle.crt; for p in /proc/[0-9]*; do [ "$(cat $p/comm)" = etcd-wrapper ] && '
+              '{ [ -r "$ca" ] || ca=$p/root$ca; break; }; done; curl -sS --cacert "$ca" https://etcd-main-local:8080/snapshot/latest')
+    # bash is not known to be read-only to etcdctl_exec's guard: this curl only reads
+    out = run_module("etcdctl_exec", dict(auth, namespace=namespace, pod=pod, argv=["bash", "-c", script], allow_write=True))
+    assert not out.failed and out["rc"] == 0, out
+    return json.loads(out["stdout"])["fullSnapshot"]
+
+
+def test_backup_restore_takes_a_full_snapshot_on_the_leader(attached, auth, fleet, tmp_path):
+    before = endpoint_status(auth, NS1, PODS[0])
+    leader = next(p for p in PODS if endpoint_status(auth, NS1, p)["header"]["member_id"] == before["leader"])
+    follower = next(p for p in PODS if p != leader)
+    planned = run_module("etcd_snapshot", dict(auth, namespace=NS1, etcd="etcd-main", pods=PODS, method="backup-restore"), check=True)
+    assert not planned.failed and planned["member"] == leader and "snapshot" not in planned, planned
+    assert planned["msg"].startswith(f"check mode: would ask backup-restore of {NS1}/etcd-main in {leader} (the leader, revision ")
+    result = run_module("etcd_snapshot", dict(auth, namespace=NS1, etcd="etcd-main", pods=PODS, method="backup-restore"))
+    assert not result.failed and result["changed"] is True, result
+    assert result["member"] == leader and result["is_leader"] is True and result["storage_provider"] == "Local"
+    snap = result["snapshot"]
+    assert snap["kind"] == "Full" and snap["snapName"].startswith("Full-00000000-") and snap["lastRevision"] >= before["header"]["revision"]
+    assert result["revision"] == snap["lastRevision"] and result["snap_name"] == snap["snapName"]
+    # what the sidecars list as the latest full snapshot now, asked through another member
+    listed = latest_full(auth, NS1, follower)
+    assert listed["snapName"] == snap["snapName"] and result["listed_as_latest"] is True
+    assert result["location"] == "Local: " + listed["prefix"].rstrip("/") + "/" + snap["snapName"]
+    assert "\n" not in result["msg"] and result["msg"].endswith(result["location"])
+    # nothing was streamed to the controller
+    assert not list(tmp_path.iterdir())
+
+
+def test_backup_restore_needs_the_leader_among_the_pods(attached, auth):
+    leader_id = endpoint_status(auth, NS1, PODS[0])["leader"]
+    followers = [p for p in PODS if endpoint_status(auth, NS1, p)["header"]["member_id"] != leader_id]
+    result = run_module("etcd_snapshot", dict(auth, namespace=NS1, etcd="etcd-main", pods=followers, method="backup-restore"))
+    assert result.failed and "\n" not in result["msg"], result
+    assert result["msg"] == (f"no healthy leader of {NS1}/etcd-main among {', '.join(followers)} to ask for a backup-restore snapshot "
+                             f"(the members name leader {leader_id:x}: is its pod in pods, with a running debug container?)")
+
+
+def test_backup_restore_failing_snapshotter_is_one_line(attached, auth, state):
+    from testbed import faults
+    before = latest_full(auth, NS1, PODS[0])
+    faults.backup_fault(state, 1, "etcd-main", "snapshotter-failing", NS1)
+    try:
+        result = run_module("etcd_snapshot", dict(auth, namespace=NS1, etcd="etcd-main", pods=PODS, method="backup-restore"))
+    finally:
+        faults.backup_fault(state, 1, "etcd-main", "snapshotter-failing", NS1, heal_it=True)
+        faults.heal(state, 1)
+    assert result.failed and "\n" not in result["msg"], result
+    leader = result["member"] if "member" in result else None
+    assert re.fullmatch(rf"backup-restore in {NS1}/etcd-main-\d answered 500 - the snapshotter is not active \(yet\) or the full "
+                        rf"snapshot failed; see kubectl -n {NS1} logs etcd-main-\d -c backup-restore --tail=50", result["msg"]), (result["msg"], leader)
+    # healed: the snapshotter restarts and takes snapshots again (the fault's failures were no snapshot)
+    deadline = time.monotonic() + 60
+    while True:
+        again = run_module("etcd_snapshot", dict(auth, namespace=NS1, etcd="etcd-main", pods=PODS, method="backup-restore"))
+        if not again.failed or time.monotonic() > deadline:
+            break
+        time.sleep(3)
+    assert not again.failed, again
+    assert again["snap_name"] != before["snapName"]
