@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -91,7 +92,19 @@ def demo(state: Path) -> int:
     print(f"\nThe sweep {'failed, as it should with critical findings' if rc == 2 else f'ended with rc {rc}'} "
           f"(fleet_report_fail_on=critical). Injected faults found: {len(expected - missed)} of {len(expected)}"
           + (f"; MISSED: {sorted(missed)}" if missed else "") + ".")
-    print(f"Reports: {report_dir}/health_report.html (open in a browser), health_report.md, health_report.json, junit.xml")
+    print(f"Reports: {report_dir}/health_report.html (open in a browser), health_report.md, health_report.json, junit.xml, "
+          "health_report.prom")
+    faulty = [(c["name"], e) for c in report["clusters"] for e in c["etcds"] if e["status"] != "ok"]
+    print(f"{report['summary']['etcds']} etcds, {len(faulty)} not ok (one line each):")
+    for cluster, e in faulty:
+        codes = ", ".join(f["code"] + (f" ({len(f['members'])} members)" if len(f["members"]) > 1 else "")
+                          for f in e["findings"] if f["severity"] != "info")
+        print(f"  {e['status'].upper():8} {cluster} {e['namespace']}/{e['etcd']}: {codes}")
+    promtool = shutil.which("promtool")
+    if promtool:
+        check = subprocess.run([promtool, "check", "metrics"], input=(report_dir / "health_report.prom").read_text(),
+                               capture_output=True, text=True, check=False)
+        print(f"promtool check metrics health_report.prom: {'passed' if check.returncode == 0 else 'FAILED: ' + check.stderr.strip()}")
     print(f"Namespaces: {', '.join(workloads.namespace_for(i) for i in (1, 2, 3))}; kubeconfig: {kubeconfig}")
     print(f"Deep-dive one etcd: ansible-playbook -i {inventory} playbooks/diagnose.yml -l testbed-2 "
           f"-e etcd_namespace={workloads.namespace_for(2)} -e etcd_name=etcd-events -e debug_container_image={name}:demo")

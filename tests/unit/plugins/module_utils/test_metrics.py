@@ -396,3 +396,13 @@ def test_rules_document_their_thresholds():
         assert set(rule["thresholds"]) <= set(DEFAULT_THRESHOLDS)
     assert all(key.startswith("metrics_") for key in DEFAULT_THRESHOLDS)
     assert DEFAULT_THRESHOLDS["metrics_wal_fsync_p99_warning"] == 0.5 and DEFAULT_THRESHOLDS["metrics_grpc_errors_critical"] == 0.05
+
+
+def test_the_rules_page_says_what_rules_holds():
+    """docs/metrics_rules.md is written from RULES and DEFAULT_THRESHOLDS: every rule, its mixin
+    expression, what differs and each threshold's default are on it as the code has them."""
+    page = (Path(__file__).resolve().parents[4] / "docs" / "metrics_rules.md").read_text()
+    for rule in RULES:
+        assert f"## `{rule['code']}`" in page and f"`{rule['expr']}`" in page and rule["differs"] in page, rule["code"]
+        for key in rule["thresholds"]:
+            assert f"`etcd_health_{key}` ({DEFAULT_THRESHOLDS[key]})" in page, key
