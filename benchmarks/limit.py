@@ -2,7 +2,10 @@
 containers already present. Each exec runs the same one-shot health script the sweep runs, so
 L differs from the sweep only by what the sweep adds (Ansible, discovery, reports).
 
-    python benchmarks/limit.py KUBECONFIG CONTEXT [CONTEXT ...] [--container etcd-debug]
+    python benchmarks/limit.py KUBECONFIG CONTEXT [CONTEXT ...] [--container etcd-debug] [--metrics-window 3]
+
+--metrics-window is the sweep's etcd_health_metrics_window (the two reads of each member's /metrics
+the script makes, that many seconds apart): the same default, so L does the same work.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build" / "collecti
 from kubernetes import client, config  # noqa: E402
 from kubernetes.stream import stream  # noqa: E402
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT  # noqa: E402
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT, metrics_ms  # noqa: E402
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._metrics import GREP_ERE_COMPACT  # noqa: E402
 
 SELECTOR = "app.kubernetes.io/managed-by=etcd-druid,app.kubernetes.io/component=etcd-statefulset"
 
@@ -29,6 +33,7 @@ def main() -> int:
     parser.add_argument("kubeconfig")
     parser.add_argument("contexts", nargs="+")
     parser.add_argument("--container", default="etcd-debug")
+    parser.add_argument("--metrics-window", type=float, default=3.0)
     opts = parser.parse_args()
     start = time.monotonic()
     local = threading.local()
@@ -46,7 +51,8 @@ def main() -> int:
             # the health script's positional arguments (see _health.SCRIPT), for etcd-druid >= v0.23 pods
             argv = ["etcd-ops", "MARK", "10", "0", "mount", "/var/etcd/ssl/ca/bundle.crt", "/var/etcd/ssl/client/tls.crt",
                     "/var/etcd/ssl/client/tls.key", f"https://{etcd}-local:2379", "", f"https://{etcd}-local:8080",
-                    "/var/etcdbr/ssl/ca/bundle.crt", "/home/nonroot/etcd.conf.yaml"]
+                    "/var/etcdbr/ssl/ca/bundle.crt", metrics_ms(opts.metrics_window), GREP_ERE_COMPACT,
+                    "/home/nonroot/etcd.conf.yaml"]
             jobs.append((context, pod.metadata.namespace, pod.metadata.name, argv))
 
     def one(job) -> int:

@@ -147,7 +147,7 @@ options:
           not enough data). Default 20.
         type: int
       metrics_peer_rtt_min_samples:
-        description: Round-trip observations of a peer in the window before its p99 is judged. Default 1.
+        description: Round-trip observations of a peer in the window before its p99 is judged. Default 3.
         type: int
       metrics_leader_changes_window:
         description: C(LEADER_CHANGES) warning at this many leader changes within the window. Default 1.

@@ -104,7 +104,7 @@ def test_peer_rtt_uses_the_window_not_the_lifetime():
     cum = {b: line_value(second, fam % b) - line_value(first, fam % b) for b in ("0.0064", "0.0128", "0.0256", "+Inf")}
     assert cum == {"0.0064": 1, "0.0128": 1, "0.0256": 2, "+Inf": 2}
     rank = 0.99 * 2                                    # 1.98: in (0.0128, 0.0256], which holds 1
-    s = summarize(*pair("idle_35s", "etcd-main-2"))
+    s = summarize(*pair("idle_35s", "etcd-main-2"), thresholds={"metrics_peer_rtt_min_samples": 1})
     assert s["peer_rtt_p99"]["peers"]["71884a37a76642a0"] == {"seconds": pytest.approx(0.0128 + 0.0128 * (rank - 1) / 1),
                                                               "samples": 2}
     lifetime = [(float(labels["le"]), v) for labels, v in parse(text(second))["etcd_network_peer_round_trip_time_seconds_bucket"]
@@ -216,10 +216,15 @@ def test_backend_commit_slow_derived():
 
 
 def test_peer_rtt_slow_derived():
-    s = summarize(*pair("peer_rtt_slow", "etcd-main-2"))
+    # 2 observations in 35 s (two per 30 s): below the default minimum of 3, not judged
+    default = summarize(*pair("peer_rtt_slow", "etcd-main-2"))
+    assert default["peer_rtt_p99"]["seconds"] is None and default["peer_rtt_p99"]["note"] == "not enough data: 2 < 3 samples"
+    assert findings({"etcd-main-2": default}) == []
+    lower = {"metrics_peer_rtt_min_samples": 2}
+    s = summarize(*pair("peer_rtt_slow", "etcd-main-2"), thresholds=lower)
     assert s["peer_rtt_p99"]["peer"] == "71884a37a76642a0" and s["peer_rtt_p99"]["samples"] == 2
     assert s["peer_rtt_p99"]["seconds"] == pytest.approx(0.2048 + 0.2048 * (0.99 * 2 - 0) / 2)
-    found = findings({"etcd-main-2": s})
+    found = findings({"etcd-main-2": s}, lower)
     assert codes(found) == [("PEER_RTT_SLOW", "warning", "etcd-main-2")]
     assert "to peer 71884a37a76642a0" in found[0]["message"] and "over 35.1 s" in found[0]["message"]
 
@@ -244,7 +249,7 @@ def test_not_enough_data():
     slow = dict(lower, wal_fsync_p99=dict(lower["wal_fsync_p99"], seconds=3.0))
     wal = [f for f in findings({"m": slow}) if f["code"] == "WAL_FSYNC_SLOW"]
     assert wal == [] and "WAL_FSYNC_SLOW" in {f["code"] for f in findings({"m": slow}, {"metrics_min_samples": 10})}
-    assert summarize(*pair("write_load", "etcd-main-0"))["peer_rtt_p99"]["note"] == "not enough data: 0 < 1 samples"
+    assert summarize(*pair("write_load", "etcd-main-0"))["peer_rtt_p99"]["note"] == "not enough data: 0 < 3 samples"
 
 
 def test_counter_reset_between_reads():
@@ -378,8 +383,9 @@ def test_filters_give_the_same_summary():
 
 def test_every_fixture_summary_is_json_and_messages_are_one_line():
     seen = set()
+    lower = {"metrics_peer_rtt_min_samples": 2}  # the recorded windows hold 2 RTT observations (two per 30 s)
     for scenario in INDEX["scenarios"]:
-        found = findings(summaries(scenario))
+        found = findings(summaries(scenario, thresholds=lower), lower)
         json.dumps(summaries(scenario))
         for f in found:
             seen.add(f["code"])
