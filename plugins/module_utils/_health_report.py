@@ -254,6 +254,39 @@ def build_report(results: list[dict], generated_at: str, fail_on: str = "critica
     }
 
 
+# ---------------------------------------------------------------- merging partial reports
+
+class PartialReportError(ValueError):
+    """A partial report that cannot be merged (one line)."""
+
+
+def results_of_partials(partials: list) -> tuple[list[dict], dict]:
+    """(per-cluster results, thresholds) from partial reports - health_report.json documents of
+    sweeps over parts of one fleet (AWX job slices: each slice sweeps every N-th host). A report's
+    clusters are results build_report reads again (grouping is idempotent), so the merged report
+    has the findings, summary and fail-on decision the unsliced sweep would have. A cluster (host)
+    in two partials, or a document that is not a report, is a ValueError with one line."""
+    results, thresholds, seen = [], {}, {}
+    for index, doc in enumerate(partials or [], 1):
+        what = doc.get("_source") if isinstance(doc, dict) and doc.get("_source") else f"partial report {index}"
+        if not isinstance(doc, dict) or not isinstance(doc.get("clusters"), list) or "summary" not in doc:
+            raise PartialReportError(f"{what} is not a health report (no clusters and summary)")
+        version = doc.get("schema_version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise PartialReportError(f"{what} has schema_version {version!r}; this collection reads 1 to {SCHEMA_VERSION}")
+        for cluster in doc["clusters"]:
+            if not isinstance(cluster, dict):
+                continue
+            host = _str(cluster.get("host")) or _str(cluster.get("name")) or "?"
+            if host in seen:
+                raise PartialReportError(f"cluster {host} is in both {seen[host]} and {what}: slices must not overlap")
+            seen[host] = what
+            results.append(dict(cluster, cluster=cluster.get("name") or host, host=host))
+        if not thresholds and isinstance(doc.get("thresholds"), dict):
+            thresholds = doc["thresholds"]
+    return results, thresholds
+
+
 # ---------------------------------------------------------------- text shared by the renderings
 
 def summary_line(report: dict) -> str:
@@ -418,6 +451,8 @@ ARGUMENT_SPEC = dict(
         extra_vars=dict(type="dict", default={}),
     )),
     started_at=dict(type="str"),
+    partials=dict(type="list", elements="raw", default=[]),
+    return_report=dict(type="bool", default=False),
     pushgateway=dict(type="dict", required_together=[["username", "password"]], options=dict(
         url=dict(type="str", required=True),
         job=dict(type="str", default="etcd_wrapper_ops"),

@@ -115,6 +115,21 @@ options:
         description: Extra variables every command carries (C(-e key=value)), for example the debug image.
         type: dict
         default: {}
+  partials:
+    description:
+      - Partial reports to merge into this one, each a C(health_report.json) document (a dict, for example an AWX
+        artifact a job slice published) or the path of one on the controller. Their clusters join O(results) and the
+        report is built again, so the merged report has the findings, summary and O(fail_on) decision the unsliced
+        sweep would have (findings are grouped per etcd and code again; schema versions 1 and 2 are read).
+      - A cluster in two partials, or a partial that is not a health report, fails with one line and writes nothing.
+      - The C(etcd_wrapper.ops.merge_reports) playbook passes the partials the slices of a sliced sweep published.
+    type: list
+    elements: raw
+    default: []
+  return_report:
+    description: Also return the report document (RV(report)), for example to publish it as a job artifact.
+    type: bool
+    default: false
   started_at:
     description:
       - When the sweep started, ISO 8601 (for example C(2026-11-27T15:00:00Z); without an offset, UTC).
@@ -232,6 +247,14 @@ table:
   returned: always
   type: list
   elements: str
+report:
+  description: The report document (what C(health_report.json) holds).
+  returned: when O(return_report) is true
+  type: dict
+merged:
+  description: How many partial reports were merged.
+  returned: when O(partials) is given
+  type: int
 failed_findings:
   description: The findings that make the sweep fail (empty when C(failed) in RV(summary) is false).
   returned: always

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime
 import html
+import json
 import os
 import tempfile
 
@@ -196,22 +197,51 @@ def run_or_error(params: dict, check_mode: bool) -> tuple[dict | None, str | Non
     try:
         result = run(params, check_mode, utc_now(), COLLECTION_VERSION)
         return result, (result.get("push") or {}).get("error")
+    except _health_report.PartialReportError as exc:
+        return None, str(exc)
     except TemplateError as exc:  # a template of report_templates/ missing or broken
         return None, f"cannot render the report: {type(exc).__name__}: {' '.join(str(exc).split())}"
     except (OSError, ValueError) as exc:
         return None, f"cannot write the report to {params['dest']}: {exc}"
 
 
+def load_partials(partials: list) -> list[dict]:
+    """Partial reports as documents: dicts as given, strings as paths of health_report.json files
+    on the controller (each remembered as its _source for messages)."""
+    docs = []
+    for item in partials or []:
+        if isinstance(item, dict):
+            docs.append(item)
+            continue
+        path = os.path.expanduser(str(item))
+        try:
+            with open(path, encoding="utf-8") as handle:
+                doc = json.load(handle)
+        except OSError as exc:
+            raise _health_report.PartialReportError(f"cannot read partial report {path}: {exc.strerror or exc}") from None
+        except ValueError as exc:
+            raise _health_report.PartialReportError(f"partial report {path} is not JSON: {exc}") from None
+        if isinstance(doc, dict):
+            doc["_source"] = path
+        docs.append(doc if isinstance(doc, dict) else {"_source": path})
+    return docs
+
+
 def run(params: dict, check_mode: bool, now: str, collection_version: str | None) -> dict:
     """Everything etcd_wrapper.ops.etcd_health_report does; returns the result."""
     results = [r for r in params["results"] if isinstance(r, dict)]
+    merged, partial_thresholds = _health_report.results_of_partials(load_partials(params.get("partials")))
+    clash = {r.get("host") or r.get("cluster") for r in results} & {r["host"] for r in merged}
+    if clash:
+        raise _health_report.PartialReportError(f"cluster {sorted(clash)[0]} is both in results and in a partial report")
+    results += merged
     have = {r.get("host") or r.get("cluster") for r in results}
     for host in params.get("hosts") or []:
         if host not in have:  # the host failed before its health result existed: never drop it silently
             results.append({"host": host, "cluster": host,
                             "unreachable": "no health result: the sweep failed on this host before the health check"})
     # the thresholds the findings were evaluated with travel in each etcd_health result
-    thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {})
+    thresholds = params.get("thresholds") or next((r["thresholds"] for r in results if r.get("thresholds")), {}) or partial_thresholds
     report = _health_report.build_report(results, now, fail_on=params["fail_on"], thresholds=thresholds,
                                          collection_version=collection_version, title=params["title"],
                                          remedies=params.get("remedies"))
@@ -233,4 +263,8 @@ def run(params: dict, check_mode: bool, now: str, collection_version: str | None
               "table": _health_report.table_lines(report), "failed_findings": failed_findings}
     if pushed is not None:
         result["push"] = pushed
+    if params.get("return_report"):
+        result["report"] = report
+    if params.get("partials"):
+        result["merged"] = len(params["partials"])
     return result

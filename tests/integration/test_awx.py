@@ -210,7 +210,7 @@ def test_configure_playbook_arguments_are_valid_for_awx_awx(tmp_path):
     env = {**os.environ, "CONTROLLER_HOST": "http://127.0.0.1:9", "CONTROLLER_OAUTH_TOKEN": "x",
            "ANSIBLE_COLLECTIONS_PATH": f"{os.environ['ANSIBLE_COLLECTIONS_PATH']}:{collections}"}
     tasks = [t["name"] for t in yaml.safe_load((AWX / "configure.yml").read_text())[0]["tasks"]]
-    assert len(tasks) == 9
+    assert len(tasks) == 10
     for task in tasks[1:]:
         proc = subprocess.run(["ansible-playbook", str(AWX / "configure.yml"), "-vvv", "--start-at-task", task,
                                "-e", "awx_project_scm_url=https://git.example.com/ops/etcd_wrapper.ops.git",
@@ -349,3 +349,96 @@ def test_inline_kubeconfig_and_bearer_token_stay_secret_at_vvv(fleet, fleet_debu
     assert '"health": true' in proc.stdout
     assert_no_secret([inline.stdout, inline.stderr, json.dumps(dict(inline)), bearer.stdout, bearer.stderr, json.dumps(dict(bearer)),
                       proc.stdout, proc.stderr], scoped["tokens"])
+
+
+# ------------------------------------------------------------------------------------ sliced sweep
+
+def sliced_inventory(script: Path, number: int, count: int, tmp_path: Path) -> Path:
+    """The inventory of slice `number` of `count` as AWX writes it for a sliced job: its hosts
+    ordered by name, every count-th from number-1 (Inventory.get_script_data with slice_number /
+    slice_count, Inventory.get_sliced_hosts: host_queryset[offset::slice_count]), groups and
+    hostvars of those hosts only."""
+    data = json.loads(subprocess.run([str(script)], capture_output=True, text=True, check=True).stdout)
+    hosts = sorted(data["_meta"]["hostvars"])[number - 1::count]
+    sliced = {"_meta": {"hostvars": {h: data["_meta"]["hostvars"][h] for h in hosts}}}
+    for group, body in data.items():
+        if group != "_meta" and isinstance(body, dict):
+            sliced[group] = dict(body, hosts=[h for h in body.get("hosts", []) if h in hosts])
+    path = tmp_path / f"slice-{number}" / "hosts"
+    path.parent.mkdir()
+    path.write_text("#!/bin/sh\ncat <<'EOF'\n" + json.dumps(sliced) + "\nEOF\n")
+    path.chmod(0o700)
+    return path
+
+
+def comparable(report: dict) -> dict:
+    """What a sliced and an unsliced sweep of the same fleet must agree on: the summary and every
+    finding (times, durations and the per-member metrics of a moment differ by nature)."""
+    def finding(f):
+        return {k: f[k] for k in ("code", "severity", "cluster", "namespace", "etcd", "members", "remedy")}
+    return {"summary": report["summary"], "findings": [finding(f) for f in report["findings"]],
+            "etcds": [(c["name"], e["namespace"], e["etcd"], e["status"], e["leader"] is not None, [m["pod"] for m in e["members"]])
+                      for c in report["clusters"] for e in c["etcds"]]}
+
+
+@pytest.fixture
+def unhealthy_backup(state):
+    """A critical finding on testbed-2 for both sweeps to find: its NS2 etcd-main's backup-restore
+    /healthz answers 503 in every member."""
+    from testbed import faults
+    faults.backup_fault(state, 2, "etcd-main", "backup-unhealthy", workloads.namespace_for(2))
+    yield
+    faults.backup_fault(state, 2, "etcd-main", "backup-unhealthy", workloads.namespace_for(2), heal_it=True)
+    faults.heal(state, 2)
+
+
+def test_sliced_sweep_merges_into_the_unsliced_report(fleet, fleet_debug_image, scoped, unhealthy_backup, tmp_path):
+    """The workflow "etcd health sweep (sliced)" as AWX runs it: the slices of "etcd health sweep
+    (slice)" (each its own job, inventory and private data dir, awx_job_id of its own, the
+    workflow's survey answers as extra vars), their artifacts merged as WorkflowJob.
+    get_effective_artifacts merges them (dict.update in finishing order) and handed to the merge
+    node as extra vars; the merged report equals an unsliced sweep's, and only the merge fails."""
+    workflow = OBJECTS["etcd_ops_awx_workflow_job_templates"][0]
+    nodes = {n["identifier"]: job_template(n["unified_job_template"]["name"]) for n in workflow["nodes"]}
+    inventory = inventory_update(tmp_path, scoped["text"])
+    credentials = [("etcd kubeconfig", {"kubeconfig": scoped["text"]})]
+    answers = {"debug_container_image": fleet_debug_image, "fleet_report_fail_on": "warning",
+               "etcd_discover_namespaces": f"{NS1}, {workloads.namespace_for(2)}"}
+    answers_unsliced = survey_vars(job_template("etcd health sweep"), answers,
+                                   admin_extra_vars={"fleet_report_dir": str(tmp_path / "unsliced")})
+    runner, stdout, _pdd = run_job(tmp_path, job_template("etcd health sweep"), answers_unsliced, credentials, inventory=inventory,
+                                   limit="testbed-1,testbed-2", verbosity=0)
+    unsliced = json.loads((tmp_path / "unsliced" / "health_report.json").read_text())
+    assert unsliced["summary"]["clusters"] == 2, stdout[-2000:]
+    backup = [f for f in unsliced["findings"] if (f["cluster"], f["etcd"]) == ("testbed-2", "etcd-main") and f["code"].startswith("BACKUP_")]
+    assert backup and backup[0]["severity"] == "critical", unsliced["findings"]
+    assert unsliced["summary"]["failed"] is True and runner.status == "failed"
+
+    count = 2
+    artifacts, slice_reports = {}, []
+    for number in range(1, count + 1):
+        template = nodes["slices"]
+        # the workflow's survey answers (workflow extra vars win over the node's template), the slice template's extra_vars
+        extravars = {**survey_vars(template, answers), **survey_vars(workflow, answers), "awx_job_id": 1000 + number,
+                     "fleet_report_dir": str(tmp_path / f"slice-report-{number}")}
+        runner, stdout, _pdd = run_job(tmp_path, template, extravars, credentials,
+                                       inventory=sliced_inventory(inventory, number, count, tmp_path), verbosity=0)
+        # a slice never fails on findings: the merge decides once
+        assert runner.status == "successful" and runner.rc == 0, stdout[-3000:]
+        published = stats_artifacts(runner)
+        assert f"etcd_health_partial_{1000 + number}" in published, published.keys()
+        artifacts.update(published)
+        slice_reports.append(json.loads((tmp_path / f"slice-report-{number}" / "health_report.json").read_text()))
+    assert [r["summary"]["clusters"] for r in slice_reports] == [1, 1]
+
+    merge = nodes["merge"]
+    extravars = {**survey_vars(merge, {"fleet_report_fail_on": "warning"}), **artifacts, **survey_vars(workflow, answers),
+                 "fleet_report_dir": str(tmp_path / "merged")}
+    runner, stdout, _pdd = run_job(tmp_path, merge, extravars, [], inventory=inventory, verbosity=0)
+    merged = json.loads((tmp_path / "merged" / "health_report.json").read_text())
+    jsonschema.validate(merged, SCHEMA)
+    assert comparable(merged) == comparable(unsliced)
+    # one fail-on decision, the same as the unsliced sweep's: the merge fails, no slice did
+    assert runner.status == "failed" and merged["summary"]["failed"] is True, stdout[-3000:]
+    assert backup[0]["code"] in stdout
+    assert stats_artifacts(runner)["etcd_health_summary"] == merged["summary"]

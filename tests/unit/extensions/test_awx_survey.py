@@ -419,3 +419,48 @@ def test_survey_threshold_defaults_are_the_findings_defaults():
              if q["variable"].startswith("etcd_health_") and q["variable"][len("etcd_health_"):] in DEFAULT_THRESHOLDS}
     assert len(shown) == 3, shown
     assert shown == {k: DEFAULT_THRESHOLDS[k] for k in shown}
+
+
+# ----------------------------------------------------------------------------- sliced sweeps
+
+WORKFLOWS = OBJECTS["etcd_ops_awx_workflow_job_templates"]
+
+
+@pytest.mark.parametrize("workflow", WORKFLOWS, ids=[w["name"] for w in WORKFLOWS])
+def test_workflow(workflow):
+    """A workflow's survey follows the survey rules; its nodes name job templates of objects.yml in
+    awx.awx's workflow_nodes shape, unique identifiers, edges to existing nodes, no cycle."""
+    assert survey_errors(workflow["name"], workflow["description"], workflow["survey"]) == []
+    names = {t["name"] for t in TEMPLATES}
+    ids = [n["identifier"] for n in workflow["nodes"]]
+    assert len(ids) == len(set(ids))
+    edges = {}
+    for node in workflow["nodes"]:
+        assert node["unified_job_template"]["type"] == "job_template" and node["unified_job_template"]["name"] in names, node
+        related = node.get("related") or {}
+        assert set(related) <= {"success_nodes", "failure_nodes", "always_nodes"}
+        edges[node["identifier"]] = [e["identifier"] for kind in related.values() for e in kind]
+        assert set(edges[node["identifier"]]) <= set(ids)
+    seen, stack = set(), [i for i in ids if not any(i in e for e in edges.values())]
+    assert stack, "no root node"
+    while stack:
+        node = stack.pop()
+        assert node not in seen, "cycle"
+        seen.add(node)
+        stack.extend(edges[node])
+
+
+def test_sliced_sweep_slices_publish_and_the_merge_decides():
+    """The slices never fail on findings and publish their partial report (fleet_report_slice), the
+    merge reads them on "always" (a failed slice still reaches it), and every template states
+    its job_slice_count (1 unless sliced)."""
+    by_name = {t["name"]: t for t in TEMPLATES}
+    (workflow,) = WORKFLOWS
+    nodes = {n["identifier"]: n for n in workflow["nodes"]}
+    slices = by_name[nodes["slices"]["unified_job_template"]["name"]]
+    merge = by_name[nodes["merge"]["unified_job_template"]["name"]]
+    assert slices["extra_vars"] == {"fleet_report_slice": True} and slices["job_slice_count"] > 1
+    assert slices["playbook"] == "playbooks/health_sweep.yml" and merge["playbook"] == "playbooks/merge_reports.yml"
+    assert nodes["slices"]["related"] == {"always_nodes": [{"identifier": "merge"}]}
+    assert all(_is_int(t["job_slice_count"]) and t["job_slice_count"] >= 1 for t in TEMPLATES)
+    assert "fleet_report_fail_on" in {q["variable"] for q in workflow["survey"]}

@@ -482,3 +482,51 @@ def test_fragmented_worst_is_the_lowest_in_use_share():
            "message": f"only {v:.0%} in use", "value": v, "threshold": 0.5} for p, v in (("a", 0.4), ("b", 0.1), ("c", 0.3))]
     (g,) = group(fs)
     assert (g["value"], g["message"], g["members"]) == (0.1, "only 10% in use; also on a, c", ["a", "b", "c"])
+
+
+# ---------------------------------------------------------------- merging partial reports (sliced sweeps)
+
+def _params(tmp_path, **over) -> dict:
+    return dict({"results": [], "hosts": [], "dest": str(tmp_path / "out"), "formats": ["json"], "fail_on": "critical",
+                 "thresholds": {}, "title": "etcd health sweep"}, **over)
+
+
+def test_partial_reports_merge_into_the_whole_report(tmp_path):
+    """The fleet swept in two slices (every 2nd host, as AWX slices by name), each slice's report
+    written as the sweep writes it; merged - one from a file, one as a document (an AWX artifact) -
+    they give the report of the whole fleet: the same summary, findings and remedies."""
+    whole = _health_report_render.run(_params(tmp_path, results=fleet(), return_report=True, remedies={"inventory": ["inv.yml"]}), True, NOW,
+                                      "0.1.0")
+    hosts = sorted(r["host"] for r in fleet())
+    parts = []
+    for number in (1, 2):
+        mine = [r for r in fleet() if r["host"] in hosts[number - 1::2]]
+        parts.append(_health_report_render.run(_params(tmp_path, results=mine, return_report=True, fail_on="never"), True, NOW, "0.1.0")["report"])
+    path = tmp_path / "slice-1.json"
+    path.write_text(_health_report.render_json(parts[0]))
+    merged = _health_report_render.run(_params(tmp_path, partials=[str(path), parts[1]], return_report=True,
+                                               remedies={"inventory": ["inv.yml"]}), False, NOW, "0.1.0")
+    assert merged["merged"] == 2 and parts[0]["summary"]["clusters"] + parts[1]["summary"]["clusters"] == 4
+    assert merged["report"]["summary"] == whole["report"]["summary"] and merged["report"]["summary"]["failed"] is True
+    assert merged["report"]["findings"] == whole["report"]["findings"]
+    assert merged["report"]["clusters"] == whole["report"]["clusters"]
+    assert json.loads((tmp_path / "out" / "health_report.json").read_text())["findings"] == whole["report"]["findings"]
+
+
+def test_partial_reports_that_cannot_be_merged_say_why_in_one_line(tmp_path):
+    part = _health_report_render.run(_params(tmp_path, results=fleet()[:1], return_report=True), True, NOW, "0.1.0")["report"]
+    (tmp_path / "junk.json").write_text("{not json")
+    cases = [
+        ([part, part], f"cluster {part['clusters'][0]['host']} is in both partial report 1 and partial report 2: slices must not overlap"),
+        ([{"title": "x"}], "partial report 1 is not a health report (no clusters and summary)"),
+        ([dict(part, schema_version=3)], "partial report 1 has schema_version 3; this collection reads 1 to 2"),
+        ([str(tmp_path / "missing.json")], f"cannot read partial report {tmp_path / 'missing.json'}: No such file or directory"),
+    ]
+    for partials, message in cases:
+        result, error = _health_report_render.run_or_error(_params(tmp_path, partials=partials), False)
+        assert (result, error) == (None, message)
+    result, error = _health_report_render.run_or_error(_params(tmp_path, partials=[str(tmp_path / "junk.json")]), False)
+    assert result is None and error.startswith(f"partial report {tmp_path / 'junk.json'} is not JSON: ") and "\n" not in error
+    clash = _health_report_render.run_or_error(_params(tmp_path, results=fleet()[:1], partials=[part]), False)
+    assert clash == (None, f"cluster {part['clusters'][0]['host']} is both in results and in a partial report")
+    assert not (tmp_path / "out").exists()  # nothing written on any of these
