@@ -472,7 +472,9 @@ def test_worst_member_decides_severity_and_grouping_is_idempotent():
     assert quota["severity"] == max((d["severity"] for d in quota["by_member"]), key=["info", "warning", "critical"].index)
     # a report read back and built again (a merge of slices does this) groups to the same findings
     again = _health_report.build_report([{"host": "testbed-1", "cluster": "testbed-1", "etcds": rep["clusters"][0]["etcds"]}], NOW)
-    strip = lambda fs: [{k: v for k, v in f.items() if k != "remedy"} for f in fs]  # noqa: E731
+
+    def strip(findings):
+        return [{k: v for k, v in f.items() if k != "remedy"} for f in findings]
     assert strip(again["findings"]) == strip(rep["findings"])
 
 
