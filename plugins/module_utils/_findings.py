@@ -338,12 +338,40 @@ def _stderr_hint(stderr: str | None, pod: str | None = None, debug_failed: dict 
     return ""
 
 
+def running_quotas(obs: dict) -> dict[str, int]:
+    """{pod: the quota the member's etcd runs with} from its /metrics (etcd_server_quota_backend_bytes)."""
+    out = {}
+    for pod, m in (obs.get("metrics") or {}).items():
+        value = (m or {}).get("quota_backend_bytes")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+            out[pod] = int(value)
+    return out
+
+
+def _quota_findings(obs: dict) -> list[dict]:
+    """etcd-mixin's etcdDatabaseQuotaLowSpace divides by etcd_server_quota_backend_bytes, the quota the
+    process runs with; the sweep reads the etcd config. They differ when the config changed and the
+    member has not been restarted since (etcd-wrapper fetches the config at start): the quota the
+    operator set is not in force."""
+    configured = obs.get("quota_bytes")
+    if not configured or str(obs.get("quota_source") or "").startswith("etcd /metrics"):
+        return []
+    return [finding(obs, "QUOTA_MISMATCH", "warning",
+                    f"etcd runs with a quota of {running} bytes (etcd_server_quota_backend_bytes) but its config says "
+                    f"{configured} ({obs.get('quota_source') or 'etcd config'}): restart the member to apply it",
+                    pod=pod, value=running, threshold=configured)
+            for pod, running in sorted(running_quotas(obs).items()) if running != configured]
+
+
 def _db_findings(obs: dict, statuses: list[dict], t: dict) -> list[dict]:
-    out = []
-    quota = obs.get("quota_bytes") or DEFAULT_QUOTA
-    source = "etcd config" if obs.get("quota_bytes") else "default 8 GiB"
+    out = _quota_findings(obs)
+    running = running_quotas(obs)
     for status in statuses:
         st, pod = status["Status"], _pod(status)
+        # the quota this member's etcd runs with when its /metrics said, else the configured one
+        quota = running.get(pod) or obs.get("quota_bytes") or DEFAULT_QUOTA
+        source = ("etcd_server_quota_backend_bytes" if pod in running else "etcd config") if obs.get("quota_bytes") or pod in running \
+            else "default 8 GiB"
         size, in_use = st.get("dbSize") or 0, st.get("dbSizeInUse") or 0
         ratio = size / quota if quota else 0
         if ratio >= t["db_quota_warning"]:

@@ -181,3 +181,26 @@ def test_no_remedy_for_cluster_level_and_hibernated_findings():
 def test_remedy_quotes_what_a_shell_would_split():
     cmd = remedy(_f("DB_FRAGMENTED", cluster="my seed"), ["a b.yml"], {"x": "$(rm -rf /)", "empty": ""})
     assert "-i 'a b.yml'" in cmd and "-l 'my seed'" in cmd and "-e 'x=$(rm -rf /)'" in cmd and "empty" not in cmd
+
+
+# ---------------------------------------------------------------- the quota etcd runs with (its /metrics)
+
+def test_quota_in_force_is_the_one_etcd_reports():
+    """A member whose etcd runs with another quota than its config says (the config changed, the
+    member was not restarted): QUOTA_MISMATCH, and DB_QUOTA_HIGH is judged against the quota in force
+    (etcd_server_quota_backend_bytes, what etcd-mixin's etcdDatabaseQuotaLowSpace divides by)."""
+    obs = observation()
+    sizes = {pod_of_endpoint(s["Endpoint"]): s["Status"]["dbSize"] for s in obs["endpoint_status"]}
+    small = min(sizes.values()) + 1  # every member's database is ~100 % of this
+    pods = sorted(sizes)
+    obs["metrics"] = {pods[0]: {"quota_backend_bytes": small}, pods[1]: {"quota_backend_bytes": obs["quota_bytes"]}}
+    found = evaluate(obs)
+    mismatch = [f for f in found if f["code"] == "QUOTA_MISMATCH"]
+    assert [(f["pod"], f["severity"], f["value"], f["threshold"]) for f in mismatch] == [(pods[0], "warning", small, obs["quota_bytes"])]
+    assert "restart the member" in mismatch[0]["message"]
+    high = [f for f in found if f["code"] == "DB_QUOTA_HIGH"]
+    assert [(f["pod"], f["severity"]) for f in high] == [(pods[0], "critical")]
+    assert "(etcd_server_quota_backend_bytes)" in high[0]["message"]
+    # the same quota everywhere, or no /metrics: nothing new
+    obs["metrics"] = {p: {"quota_backend_bytes": obs["quota_bytes"]} for p in pods}
+    assert not {"QUOTA_MISMATCH", "DB_QUOTA_HIGH"} & {f["code"] for f in evaluate(obs)}
