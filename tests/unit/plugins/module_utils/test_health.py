@@ -213,3 +213,31 @@ def test_unreachable_cluster_result():
     assert result["unreachable_reason"] == "cannot reach the API server"
     assert [f["code"] for f in result["findings"]] == ["CLUSTER_UNREACHABLE"]
     assert result["summary"]["status"] == "critical" and "unreachable" not in result  # Ansible reserves that key
+
+
+# ---------------------------------------------------------------- the member's own /metrics in the exec
+
+def test_metrics_reads_become_the_members_summary_and_findings():
+    """The script's metrics1/metrics2 sections (the read's time in ms, then the kept lines: here the
+    reads recorded from the fleet while leadership was moved, tests/unit/.../fixtures/metrics) give
+    the window from the two stamps, and the observation carries the member's summary to the rules."""
+    from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _metrics
+    fixtures = Path(__file__).parent / "fixtures" / "metrics"
+    entry = json.loads((fixtures / "index.json").read_text())["scenarios"]["leader_flap"]["etcd-main-0"]
+    first, second = (fixtures / entry["first"]).read_text(), (fixtures / entry["second"]).read_text()
+    t1 = 1796089400000
+    t2 = t1 + int(entry["window"] * 1000)
+    sections = {"metrics1": {"rc": 0, "out": f"{t1}\n{first}", "err": ""},
+                "metrics2": {"rc": 0, "out": f"{t2}\n{second}", "err": ""}}
+    summary = _health.metrics_view(sections["metrics1"], sections["metrics2"])
+    assert summary == _metrics.summarize(first, second, entry["window"], now=t2 / 1000)
+    assert summary["leader_changes_window"] >= 1
+    view = _health.member_view(dict(sections, status={"rc": 1, "out": "", "err": "x"}))
+    obs = _health.observation("c", "ns", "etcd-main", ["etcd-main-0"], {"etcd-main-0": view}, {})
+    assert obs["metrics"] == {"etcd-main-0": summary}
+    assert "LEADER_CHANGES" in {f["code"] for f in _findings.evaluate(obs)}
+    # one read (window 0): gauges only; a failed first read: the error, no rules
+    assert _health.metrics_view(sections["metrics1"], None)["leader_changes_window"] is None
+    failed = _health.metrics_view({"rc": 7, "out": f"{t1}", "err": "curl: (7) Failed to connect to etcd-main-local port 2379"}, None)
+    assert failed == {"error": "curl: (7) Failed to connect to etcd-main-local port 2379"}
+    assert _health.metrics_ms(3) == "3000" and _health.metrics_ms(0) == "0" and _health.metrics_ms(-1) == "off"
