@@ -297,6 +297,10 @@ etcds:
           C(revision), C(raft_index), C(raft_term), C(version), C(backup_restore) (C(status), C(health), C(role) -
           C(leader) or C(follower), whose 503 is normal - C(full_snapshot_age_s), C(delta_snapshot_age_s),
           C(snapshotter_failures)), C(etcd_process) (C(pid), C(name) of the etcd process found by name),
+          C(metrics) (from the member's own C(/metrics), read twice O(metrics_window) apart - C(window_seconds),
+          C(has_leader), C(leader_changes_window), C(leader_changes_total), C(uptime_seconds), C(proposals_failed_window),
+          C(wal_fsync_p99), C(backend_commit_p99), C(peer_rtt_p99) (each C(seconds), C(samples), C(note)), C(grpc),
+          C(db_total_size), C(db_in_use), C(quota_backend_bytes), C(notes); or C(error) when it could not be read),
           C(debug_container), C(debug_error); with O(detail) also C(endpoint_status_table), C(cheatsheet), C(logs).
         - One row per member pod; members are matched to pods by the host of their URLs.
       type: list
