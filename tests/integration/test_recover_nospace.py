@@ -68,7 +68,12 @@ def nospace(fleet, state):
 def test_the_reported_remedy_recovers_a_nospace_etcd(nospace, fleet, state, fleet_debug_image, tmp_path):
     nospace("history")  # one key rewritten until the quota is full: the space is old revisions
     report = sweep(tmp_path, fleet, fleet_debug_image, "before")
-    assert {"ALARM_NOSPACE", "DB_QUOTA_HIGH"} <= codes(report)
+    assert "ALARM_NOSPACE" in codes(report)
+    # etcd raises NOSPACE when a write would pass the quota; bbolt's file grows in steps, so the
+    # database can stand below 80 % of it then (a CI run saw it): DB_QUOTA_HIGH exactly when it is not
+    (etcd,) = [e for c in report["clusters"] for e in c["etcds"] if (e["namespace"], e["etcd"]) == (NS, ETCD)]
+    high = any((m["db_quota_ratio"] or 0) >= report["thresholds"]["db_quota_warning"] for m in etcd["members"])
+    assert ("DB_QUOTA_HIGH" in codes(report)) == high, etcd["members"]
     remedy = {f["remedy"] for f in report["findings"] if f["code"] == "ALARM_NOSPACE" and f["namespace"] == NS}
     assert len(remedy) == 1
     argv = shlex.split(remedy.pop())
