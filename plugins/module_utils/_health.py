@@ -298,10 +298,10 @@ def observation(cluster: str, namespace: str, etcd: str, pods: list[str], views:
             obs["now"] = max(obs.get("now") or 0, view["now"])
         if isinstance(view.get("metrics"), dict):
             obs.setdefault("metrics", {})[pod] = view["metrics"]
-    quotas = [m.get("quota_backend_bytes") for m in (obs.get("metrics") or {}).values() if m.get("quota_backend_bytes")]
-    if not obs["quota_bytes"] and quotas:
+    running = _findings.running_quotas(obs)
+    if not obs["quota_bytes"] and running:
         # no readable etcd config: the quota etcd itself runs with (etcd_server_quota_backend_bytes)
-        obs["quota_bytes"], obs["quota_source"] = int(max(quotas)), "etcd /metrics (etcd_server_quota_backend_bytes)"
+        obs["quota_bytes"], obs["quota_source"] = max(running.values()), "etcd /metrics (etcd_server_quota_backend_bytes)"
     if any(isinstance(v.get("alarms"), dict) for v in views.values()):
         obs["alarm_list"] = {"alarms": list(alarms.values())}
     obs["endpoint_status_stderr"] = "\n".join(errors)
