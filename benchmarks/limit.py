@@ -1,6 +1,8 @@
 """L - the limit: exactly one exec per etcd pod, every pod of every cluster in parallel, debug
 containers already present. Each exec runs the same one-shot health script the sweep runs, so
-L differs from the sweep only by what the sweep adds (Ansible, discovery, reports).
+L differs from the sweep only by what the sweep adds (Ansible, discovery, reports). Each pod's
+arguments come from its listed spec through _health.member_plan, the pure function the module uses,
+so L handles every layout of the fleet (etcd-druid v0.22 and >= v0.23, member name prefixes).
 
     python benchmarks/limit.py KUBECONFIG CONTEXT [CONTEXT ...] [--container etcd-debug] [--metrics-window 3]
 
@@ -11,6 +13,7 @@ the script makes, that many seconds apart): the same default, so L does the same
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import threading
 import time
@@ -22,10 +25,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "build" / "collecti
 from kubernetes import client, config  # noqa: E402
 from kubernetes.stream import stream  # noqa: E402
 
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT, metrics_ms  # noqa: E402
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod  # noqa: E402
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT, member_plan, metrics_ms  # noqa: E402
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils._metrics import GREP_ERE_COMPACT  # noqa: E402
 
-SELECTOR = "app.kubernetes.io/managed-by=etcd-druid,app.kubernetes.io/component=etcd-statefulset"
+# gardener's label on every Etcd's pods, both etcd-druid layouts (gardener pkg/component/etcd/etcd/etcd.go)
+SELECTOR = "app=etcd-statefulset"
+
+
+def script_argv(pod: dict, container: str, window: float) -> list[str]:
+    """The health script's positional arguments for one pod, as _health.collect_member builds them."""
+    plan = member_plan(pod["spec"], _pod.container(pod, container, "ephemeral") or {})
+    tls, br = plan["tls"] or {}, plan["backup"] or {}
+    return ["etcd-ops", "MARK", "10", "0", tls.get("via", "mount"), *[tls.get(k, "") for k in ("cacert", "cert", "key")],
+            plan["endpoint"], str(plan["quota_arg"] or ""), br.get("base", ""), br.get("cacert", ""),
+            metrics_ms(window), GREP_ERE_COMPACT, *plan["configs"]]
 
 
 def main() -> int:
@@ -46,14 +60,10 @@ def main() -> int:
 
     jobs = []
     for context in opts.contexts:
-        for pod in api(context).list_pod_for_all_namespaces(label_selector=SELECTOR).items:
-            etcd = pod.metadata.labels["app.kubernetes.io/part-of"]
-            # the health script's positional arguments (see _health.SCRIPT), for etcd-druid >= v0.23 pods
-            argv = ["etcd-ops", "MARK", "10", "0", "mount", "/var/etcd/ssl/ca/bundle.crt", "/var/etcd/ssl/client/tls.crt",
-                    "/var/etcd/ssl/client/tls.key", f"https://{etcd}-local:2379", "", f"https://{etcd}-local:8080",
-                    "/var/etcdbr/ssl/ca/bundle.crt", metrics_ms(opts.metrics_window), GREP_ERE_COMPACT,
-                    "/home/nonroot/etcd.conf.yaml"]
-            jobs.append((context, pod.metadata.namespace, pod.metadata.name, argv))
+        listed = api(context).list_pod_for_all_namespaces(label_selector=SELECTOR, _preload_content=False)
+        for pod in json.loads(listed.data)["items"]:
+            jobs.append((context, pod["metadata"]["namespace"], pod["metadata"]["name"],
+                         script_argv(pod, opts.container, opts.metrics_window)))
 
     def one(job) -> int:
         context, namespace, pod, argv = job

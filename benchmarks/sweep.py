@@ -17,6 +17,13 @@ process: for ansible-playbook, the controller), sampled every 0.2 s, and the idl
     PYTHONPATH=tests ANSIBLE_COLLECTIONS_PATH=build/collections .venv/bin/python benchmarks/sweep.py \
         [--runs 3] [--scale 12] [--scale-runs N] [--forks 12] [--skip-manual] [--baseline-runs N]
         [--etcd-heartbeat-ms 500]
+    ... benchmarks/sweep.py --shape seed [--clusters 2] [--shoots 10,20] [--runs 3] [--forks 20] ...
+
+--shape seed measures the shape users have: every cluster a Gardener seed with many shoot
+namespaces (tests/testbed/workloads.shoots_for: mostly single-member etcds, every 4th shoot HA,
+every 10th hibernated, one in the etcd-druid v0.22 layout, one with member name prefixes), at
+each size of --shoots; per etcd (with members) wall and CPU, the marginal cost of one more etcd
+between the sizes, and A (at the first size only, every pod of the fleet by hand).
 
 Each measurement is printed as it completes (a long run can be read while it goes).
 """
@@ -42,6 +49,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from testbed import infra as testbed_infra  # noqa: E402
 from tools import thirdparty  # noqa: E402
 from testbed import binaries, faults, fleet, images, workloads  # noqa: E402
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import limit  # noqa: E402  (L, and the pure per-pod plan A uses)
 
 ETCDS = ["etcd-main", "etcd-events"]
 TLS = ["--cacert=/proc/1/root/var/etcd/ssl/ca/bundle.crt", "--cert=/proc/1/root/var/etcd/ssl/client/tls.crt",
@@ -167,28 +177,38 @@ def runs(label: str, n: int, make_argv, **kw) -> dict:
 # ---------------------------------------------------------------- A: the manual procedure
 
 def manual(state: Path, kubeconfig: Path, count: int, image: str) -> tuple[float, tuple[int, int]]:
-    """Every pod of every cluster, one after the other, as a person with kubectl would."""
+    """Every pod of every cluster, one after the other, as a person with kubectl would: read the
+    pod (TLS paths, endpoint), `kubectl debug`, wait, find etcd's PID (etcd-druid pods share one PID
+    namespace whose PID 1 is pause), then one `kubectl exec` per command of the sweep."""
     kubectl = [str(binaries.path("kubectl")), "--kubeconfig", str(kubeconfig)]
     start = time.monotonic()
     cpu_before = _children_cpu_s()
     for index in range(1, count + 1):
-        ctx, ns = f"testbed-{index}", workloads.namespace_for(index)
-        for etcd in ETCDS:
-            for member in range(3):
-                pod = f"{etcd}-{member}"
-                name = "manual-" + uuid.uuid4().hex[:6]
+        ctx = f"testbed-{index}"
+        for shoot in workloads.load_shoots(state / "fleet" / ctx):
+            for pod in shoot.pods():
+                ns, name = shoot.namespace, "manual-" + uuid.uuid4().hex[:6]
+                spec = json.loads(subprocess.run(kubectl + ["--context", ctx, "-n", ns, "get", "pod", pod, "-o", "json"],
+                                                 check=True, capture_output=True, text=True).stdout)
+                plan = limit.member_plan(spec["spec"], {})
                 subprocess.run(kubectl + ["--context", ctx, "-n", ns, "debug", pod, f"--image={image}", "--target=etcd",
-                                          "--profile=restricted", f"--container={name}", "--", "sleep", "infinity"],
+                                          "--profile=restricted" if shoot.psa == "restricted" else "--profile=general",
+                                          f"--container={name}", "--", "sleep", "infinity"],
                                check=True, capture_output=True)
                 path = f'{{.status.ephemeralContainerStatuses[?(@.name=="{name}")].state.running.startedAt}}'
                 while not subprocess.run(kubectl + ["--context", ctx, "-n", ns, "get", "pod", pod, "-o", f"jsonpath={path}"],
                                          check=True, capture_output=True, text=True).stdout.strip():
                     time.sleep(0.5)
                 exec_ = kubectl + ["--context", ctx, "-n", ns, "exec", pod, "-c", name, "--"]
+                pid = subprocess.run(exec_ + ["pgrep", "-o", "etcd-wrapper"], check=True, capture_output=True,
+                                     text=True).stdout.strip()
+                root = f"/proc/{pid}/root" if (plan["tls"] or {}).get("via") == "proc" else ""
+                tls = [f"--{k}={root}{plan['tls'][k]}" for k in ("cacert", "cert", "key")] if plan["tls"] else []
                 for command in COMMANDS:
-                    subprocess.run(exec_ + ["etcdctl", f"--endpoints=https://{etcd}-local:2379", *TLS, *command],
+                    subprocess.run(exec_ + ["etcdctl", f"--endpoints={plan['endpoint']}", *tls, *command],
                                    check=True, capture_output=True)
-                subprocess.run(exec_ + ["curl", "-s", "http://127.0.0.1:8080/healthz"], check=True, capture_output=True)
+                if plan["backup"]:
+                    subprocess.run(exec_ + ["curl", "-sk", plan["backup"]["base"] + "/healthz"], check=True, capture_output=True)
     # many short kubectl processes: memory not sampled
     return time.monotonic() - start, {"rss": 0, "pss": 0, "controller_rss": 0, "cpu_s": _children_cpu_s() - cpu_before}
 
@@ -211,7 +231,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--clusters", type=int, default=3)
     parser.add_argument("--scale", type=int, default=12, help="clusters of the scale point (0: skip)")
-    parser.add_argument("--forks", type=int, default=12)
+    parser.add_argument("--forks", type=int, default=None, help="default 12; 20 with --shape seed")
+    parser.add_argument("--shape", choices=["minimal", "seed"], default="minimal",
+                        help="minimal: 2 etcds x 3 members per cluster (--clusters, --scale); seed: --clusters clusters "
+                             "shaped as Gardener seeds, measured at each size of --shoots")
+    parser.add_argument("--shoots", default="10,25",
+                        help="--shape seed: shoot namespaces per cluster at each size, ascending (default 10,25)")
     parser.add_argument("--skip-manual", action="store_true")
     parser.add_argument("--skip-per-command", action="store_true", help="leave out B (8-15 min per run at 3 clusters here)")
     parser.add_argument("--baseline-runs", type=int, default=None,
@@ -221,6 +246,8 @@ def main() -> None:
                         help="etcd heartbeat of the members this run creates (default 100; see README: a slower one "
                              "lets 72 members idle on 2 cores). Start from `python -m testbed down` for it to apply")
     opts = parser.parse_args()
+    opts.forks = opts.forks or (20 if opts.shape == "seed" else 12)
+    os.environ["PATH"] = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"  # the venv's ansible-playbook
     if opts.etcd_heartbeat_ms is not None:
         os.environ["TESTBED_ETCD_HEARTBEAT_MS"] = str(opts.etcd_heartbeat_ms)
     workloads.heartbeat_ms()  # a bad value fails here, before anything starts
@@ -239,6 +266,9 @@ def main() -> None:
                 "-e", json.dumps({"debug_container_image": image, "debug_container_name": container,
                                   "fleet_report_fail_on": "never", "fleet_report_dir": str(work / "report")})]
 
+    if opts.shape == "seed":
+        seed(opts, results, state, env, image, work, sweep_argv)
+        return
     for count in [opts.clusters] + ([opts.scale] if opts.scale else []):
         print(f"\n== {count} clusters x {len(ETCDS)} etcds x 3 members", flush=True)
         kubeconfig = fleet.up(state, count, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
@@ -293,6 +323,81 @@ def main() -> None:
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=1) + "\n")
     print(f"\nwritten: {out}")
+
+
+def write_results(results: dict, label: str) -> None:
+    out = REPO / "benchmarks" / "results" / f"{label}-{time.strftime('%Y-%m-%dT%H%M')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"\nwritten: {out}")
+
+
+def seed(opts, results: dict, state: Path, env: dict, image: str, work: Path, sweep_argv) -> None:
+    """--shape seed: --clusters clusters, each a Gardener seed with N shoot namespaces
+    (workloads.shoots_for: the 5 fixed ones, then mostly single-member shoots, every 4th HA, every
+    10th hibernated), at each N of --shoots, smallest first (the fleet grows in place). Per size:
+    ours first and repeat, L, and at the first size A; per etcd (with members) figures, and the
+    marginal cost of one more etcd between consecutive sizes."""
+    sizes = sorted(int(n) for n in opts.shoots.split(","))
+    results.update({"shape": "seed", "clusters": opts.clusters, "shoots": sizes})
+    contexts = [f"testbed-{i}" for i in range(1, opts.clusters + 1)]
+    points = []
+    for size in sizes:
+        kubeconfig = fleet.up(state, opts.clusters, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
+                              log=lambda m: None, shape="seed", shoots=size)
+        shoots = [sh for i in range(1, opts.clusters + 1) for sh in workloads.load_shoots(state / "fleet" / f"testbed-{i}")]
+        etcds = sum(1 for sh in shoots for e in sh.etcds if e.replicas)
+        members = sum(len(sh.pods()) for sh in shoots)
+        print(f"\n== seed: {opts.clusters} clusters x {size} shoot namespaces: {etcds} etcds with members "
+              f"({members} members; {sum(1 for sh in shoots for e in sh.etcds if not e.replicas)} hibernated)", flush=True)
+        inv = inventory(work / f"seed-{size}.kubeconfig.yml", kubeconfig, opts.clusters)
+        measure(sweep_argv(inv, "etcd-debug"))  # warm-up, not timed: every pod gets etcd-debug
+        point: dict = {"shoots": size, "etcds": etcds, "members": members, "idle_cpu_pct": fleet_idle_cpu()}
+        print(f"  idle fleet (debug containers running): {point['idle_cpu_pct']}% of one core", flush=True)
+        point["ours_first"] = runs("ours first", opts.runs, lambda i: sweep_argv(inv, "bench-" + uuid.uuid4().hex[:6]))
+        point["ours_repeat"] = runs("ours repeat", opts.runs, lambda i: sweep_argv(inv, "etcd-debug"))
+        point["limit"] = runs("L", opts.runs, lambda i: [sys.executable, str(REPO / "benchmarks" / "limit.py"),
+                                                         str(kubeconfig), *contexts])
+        if size == sizes[0] and not opts.skip_manual:
+            point["manual"] = runs("A", opts.baseline_runs or 1, lambda i: (lambda: manual(state, kubeconfig, opts.clusters, image)))
+        for row in (v for v in point.values() if isinstance(v, dict)):
+            row["s_per_etcd"] = round(row["median_s"] / etcds, 3)
+            row["cpu_s_per_etcd"] = round(row["median_cpu_s"] / etcds, 3)
+        points.append(point)
+        results[f"shoots_{size}"] = point
+        write_results(results, "sweep-seed")  # a long run keeps what it measured so far
+
+    print("\n== results (medians)")
+    ratios: dict = {}
+    for point in points:
+        key = f"shoots_{point['shoots']}"
+        for name, row in ((k, v) for k, v in point.items() if isinstance(v, dict)):
+            print(f"  {key:10} {name:12} {row['median_s']:7.1f}s  CPU {row['median_cpu_s']:6.1f}s  per etcd "
+                  f"{row['s_per_etcd']:.3f}s / CPU {row['cpu_s_per_etcd']:.3f}s  peak RSS {row['peak_rss_mib']} MiB "
+                  f"(controller {row['peak_controller_rss_mib']} MiB)  PSS {row['peak_pss_mib']} MiB")
+        lim = point["limit"]
+        ratios[f"{key} ours_repeat/L wall"] = point["ours_repeat"]["median_s"] / lim["median_s"]
+        ratios[f"{key} ours_repeat/L CPU"] = point["ours_repeat"]["median_cpu_s"] / lim["median_cpu_s"]
+        ratios[f"{key} ours_first/L wall"] = point["ours_first"]["median_s"] / lim["median_s"]
+        if "manual" in point:
+            ratios[f"{key} A/ours_repeat wall"] = point["manual"]["median_s"] / point["ours_repeat"]["median_s"]
+            ratios[f"{key} A/L wall"] = point["manual"]["median_s"] / lim["median_s"]
+    for small, large in zip(points, points[1:]):
+        extra = large["etcds"] - small["etcds"]
+        marginal = {name: {"s": (large[name]["median_s"] - small[name]["median_s"]) / extra,
+                           "cpu_s": (large[name]["median_cpu_s"] - small[name]["median_cpu_s"]) / extra}
+                    for name in ("ours_first", "ours_repeat", "limit")}
+        results[f"marginal_{small['shoots']}_{large['shoots']}"] = {n: {k: round(v, 4) for k, v in m.items()}
+                                                                    for n, m in marginal.items()}
+        for name, m in marginal.items():
+            print(f"  marginal per etcd {small['shoots']}->{large['shoots']} shoots {name:12} wall {m['s']:.3f}s  CPU {m['cpu_s']:.3f}s")
+        if marginal["limit"]["cpu_s"] > 0:
+            ratios[f"marginal CPU ours_repeat/L ({small['shoots']}->{large['shoots']})"] = \
+                marginal["ours_repeat"]["cpu_s"] / marginal["limit"]["cpu_s"]
+    results["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
+    for k, v in results["ratios"].items():
+        print(f"  {k:48} {v}")
+    write_results(results, "sweep-seed")
 
 
 if __name__ == "__main__":

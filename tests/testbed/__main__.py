@@ -1,6 +1,6 @@
 """python -m testbed: the local parts the collection's tests and demo run against.
 
-  up [--clusters N] [--shape seed|minimal] [--etcds etcd-main,etcd-events] [--members 3] [--etcd-heartbeat-ms 100]
+  up [--clusters N] [--shape seed|minimal] [--shoots N] [--etcds etcd-main,etcd-events] [--members 3] [--etcd-heartbeat-ms 100]
                 a fleet of N real Kubernetes clusters (kube-apiserver + etcd + a podman-backed
                 virtual-kubelet node each) running etcd pods as etcd-druid builds them (etcd-wrapper and
                 backup-restore stand-ins); shape seed: per cluster shoot namespaces with HA, non-HA,
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     fup.add_argument("--clusters", type=int, default=3)
     fup.add_argument("--shape", choices=["seed", "minimal"], default="seed",
                      help="seed: several shoot namespaces per cluster; minimal: only the first (benchmarks at scale)")
+    fup.add_argument("--shoots", type=int, help="shape seed: shoot namespaces per cluster (default 5; more are "
+                     "mostly non-HA shoots, every 4th HA, every 10th hibernated)")
     fup.add_argument("--etcds", default="etcd-main,etcd-events")
     fup.add_argument("--members", type=int, default=3)
     fup.add_argument("--etcd-heartbeat-ms", type=int, help="etcd heartbeat interval of new members (default 100, "
@@ -82,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
             path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
                             env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr),
-                            shape=args.shape)
+                            shape=args.shape, shoots=args.shoots)
             print(path)
         elif args.cmd == "fault":
             from . import faults

@@ -84,11 +84,16 @@ def namespace_for(cluster_index: int) -> str:
     return f"shoot--dev--{NATO[(cluster_index - 1) % len(NATO)]}" + ("" if cluster_index <= len(NATO) else f"{cluster_index}")
 
 
-def shoots_for(cluster_index: int, etcds: list[str], members: int, shape: str = "seed") -> list[Shoot]:
+def shoots_for(cluster_index: int, etcds: list[str], members: int, shape: str = "seed",
+               shoots: int | None = None) -> list[Shoot]:
     """The shoot namespaces of one cluster. 'minimal': the first namespace only (benchmarks at
-    scale); 'seed': also non-HA, HA with a member name prefix, hibernated and the v0.22 layout."""
+    scale); 'seed': also non-HA, HA with a member name prefix, hibernated and the v0.22 layout
+    (5 namespaces); with `shoots` above 5, that many namespaces in all: the rest are extra shoots
+    (see extra_shoots) as a seed hosting many shoot control planes holds them."""
     if shape not in SHAPES:
         raise procs.TestbedError(f"shape must be one of {', '.join(SHAPES)}, got {shape!r}")
+    if shoots is not None and (shape != "seed" or not 5 <= shoots <= 500):
+        raise procs.TestbedError(f"shoots needs shape seed and 5..500 namespaces, got {shoots!r} with shape {shape!r}")
     first = Shoot(namespace_for(cluster_index), tuple(Etcd(e, members) for e in etcds), psa="restricted",
                   variant=f"{'HA' if members > 1 else 'non-HA'}, restricted PodSecurity")
     if shape == "minimal":
@@ -103,7 +108,24 @@ def shoots_for(cluster_index: int, etcds: list[str], members: int, shape: str = 
         Shoot(f"shoot--prod--{name}-hib", (Etcd("etcd-main", 0), Etcd("etcd-events", 0)), variant="hibernated"),
         Shoot(f"shoot--old--{name}", (Etcd("etcd-main", 1), Etcd("etcd-events", 1)), layout="v0.22",
               variant="etcd-druid v0.22 layout, non-HA"),
-    ]
+    ] + extra_shoots(name, (shoots or 5) - 5)
+
+
+def extra_shoots(name: str, count: int) -> list[Shoot]:
+    """`count` more shoot control planes for a seed-scale fleet: gardener makes a shoot's etcds
+    HA only when its spec asks for failure tolerance (botanist/etcd.go: replicas 3, else 1), so
+    most are single-member; here every 4th is HA (3 + 3 members), every 10th hibernated (replicas
+    0), the rest non-HA (1 + 1), spread over four projects. About 2.6 members per shoot."""
+    out = []
+    for k in range(1, count + 1):
+        ns = f"shoot--p{k % 4}--{name}-{k}"
+        if k % 10 == 0:
+            out.append(Shoot(ns, (Etcd("etcd-main", 0), Etcd("etcd-events", 0)), variant="hibernated"))
+        elif k % 4 == 0:
+            out.append(Shoot(ns, (Etcd("etcd-main", 3), Etcd("etcd-events", 3)), variant="HA"))
+        else:
+            out.append(Shoot(ns, (Etcd("etcd-main", 1), Etcd("etcd-events", 1)), variant="non-HA"))
+    return out
 
 
 def save_shoots(cluster_dir: Path, shoots: list[Shoot]) -> None:
