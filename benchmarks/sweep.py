@@ -235,8 +235,13 @@ def main() -> None:
     parser.add_argument("--shape", choices=["minimal", "seed"], default="minimal",
                         help="minimal: 2 etcds x 3 members per cluster (--clusters, --scale); seed: --clusters clusters "
                              "shaped as Gardener seeds, measured at each size of --shoots")
-    parser.add_argument("--shoots", default="10,25",
-                        help="--shape seed: shoot namespaces per cluster at each size, ascending (default 10,25)")
+    parser.add_argument("--memory-hosts", type=int, default=20,
+                        help="--shape seed: a last measurement with this many inventory hosts (one shoot namespace each), "
+                             "so --forks module processes run at once (0: skip)")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="--shape seed: only the --memory-hosts measurement, on the fleet as it runs")
+    parser.add_argument("--shoots", default="10,20",
+                        help="--shape seed: shoot namespaces per cluster at each size, ascending (default 10,20)")
     parser.add_argument("--skip-manual", action="store_true")
     parser.add_argument("--skip-per-command", action="store_true", help="leave out B (8-15 min per run at 3 clusters here)")
     parser.add_argument("--baseline-runs", type=int, default=None,
@@ -338,7 +343,7 @@ def seed(opts, results: dict, state: Path, env: dict, image: str, work: Path, sw
     10th hibernated), at each N of --shoots, smallest first (the fleet grows in place). Per size:
     ours first and repeat, L, and at the first size A; per etcd (with members) figures, and the
     marginal cost of one more etcd between consecutive sizes."""
-    sizes = sorted(int(n) for n in opts.shoots.split(","))
+    sizes = [] if opts.memory_only else sorted(int(n) for n in opts.shoots.split(","))
     results.update({"shape": "seed", "clusters": opts.clusters, "shoots": sizes})
     contexts = [f"testbed-{i}" for i in range(1, opts.clusters + 1)]
     points = []
@@ -394,6 +399,21 @@ def seed(opts, results: dict, state: Path, env: dict, image: str, work: Path, sw
         if marginal["limit"]["cpu_s"] > 0:
             ratios[f"marginal CPU ours_repeat/L ({small['shoots']}->{large['shoots']})"] = \
                 marginal["ours_repeat"]["cpu_s"] / marginal["limit"]["cpu_s"]
+    if opts.memory_hosts:
+        # memory at --forks: as many inventory hosts as forks, each one shoot namespace of the fleet
+        # (the roles' etcd_discover_namespaces), so that many module processes run at once - the
+        # fleet holds 2 clusters, not 20
+        hosts = [(f"testbed-{i}", sh.namespace) for i in range(1, opts.clusters + 1)
+                 for sh in workloads.load_shoots(state / "fleet" / f"testbed-{i}") if any(e.replicas for e in sh.etcds)]
+        hosts = hosts[:opts.memory_hosts]
+        inv = work / "seed-memory.yml"
+        inv.write_text(json.dumps({"all": {"hosts": {f"{ctx}-{ns}": {
+            "etcd_ops_kubeconfig": str(fleet.kubeconfig_path(state)), "etcd_ops_context": ctx,
+            "etcd_discover_namespaces": [ns], "ansible_connection": "local",  # as the kubeconfig inventory plugin sets them
+            "ansible_python_interpreter": sys.executable} for ctx, ns in hosts}}}))
+        print(f"\n== memory: {len(hosts)} inventory hosts (one shoot namespace each), forks {opts.forks}", flush=True)
+        results["memory_hosts"] = runs("ours repeat", opts.runs, lambda i: sweep_argv(inv, "etcd-debug"))
+        results["memory_hosts"]["hosts"] = len(hosts)
     results["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
     for k, v in results["ratios"].items():
         print(f"  {k:48} {v}")
