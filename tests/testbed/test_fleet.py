@@ -14,7 +14,7 @@ import urllib.request
 import pytest
 from kubernetes import client
 from kubernetes.client.rest import ApiException
-from testbed import faults, kube, workloads
+from testbed import faults, kube, procs, workloads
 from testbed import fleet as fleet_mod
 
 TLS_MOUNTS = [
@@ -390,3 +390,19 @@ def test_backup_restore_snapshot_full_on_demand_from_every_member(fleet, state):
     finally:
         faults.heal(state, 2)
     assert wait_for(lambda: backup_request(state, api, ns, f"etcd-main-{leader}", "/snapshot/full")[0] == 200, 30)
+
+
+def test_seed_shape_with_more_shoots_is_mostly_single_member():
+    """--shoots N: N namespaces, the five fixed first, then non-HA, every 4th HA, every 10th hibernated."""
+    base = workloads.shoots_for(1, ["etcd-main", "etcd-events"], 3)
+    many = workloads.shoots_for(1, ["etcd-main", "etcd-events"], 3, shoots=25)
+    assert len(base) == 5 and len(many) == 25 and many[:5] == base
+    extra = many[5:]
+    assert len({s.namespace for s in many}) == 25
+    replicas = [s.etcds[0].replicas for s in extra]
+    assert replicas.count(0) == 2 and replicas.count(3) == 4 and replicas.count(1) == 14
+    assert all(s.etcds[0].replicas == s.etcds[1].replicas for s in extra)
+    with pytest.raises(procs.TestbedError, match="shoots needs shape seed"):
+        workloads.shoots_for(1, ["etcd-main"], 3, shape="minimal", shoots=10)
+    with pytest.raises(procs.TestbedError, match="5..500"):
+        workloads.shoots_for(1, ["etcd-main"], 3, shoots=4)
