@@ -26,20 +26,17 @@ from kubernetes import client, config  # noqa: E402
 from kubernetes.stream import stream  # noqa: E402
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _pod  # noqa: E402
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import SCRIPT, member_plan, metrics_ms  # noqa: E402
-from ansible_collections.etcd_wrapper.ops.plugins.module_utils._metrics import GREP_ERE_COMPACT  # noqa: E402
+from ansible_collections.etcd_wrapper.ops.plugins.module_utils._health import member_plan, script_argv  # noqa: E402
 
 # gardener's label on every Etcd's pods, both etcd-druid layouts (gardener pkg/component/etcd/etcd/etcd.go)
 SELECTOR = "app=etcd-statefulset"
 
 
-def script_argv(pod: dict, container: str, window: float) -> list[str]:
-    """The health script's positional arguments for one pod, as _health.collect_member builds them."""
+def pod_argv(pod: dict, container: str, window: float) -> list[str]:
+    """The health script with its arguments for one pod, built as _health.collect_member builds it
+    (timeout 10, no detail, backup-restore asked: the sweep's defaults)."""
     plan = member_plan(pod["spec"], _pod.container(pod, container, "ephemeral") or {})
-    tls, br = plan["tls"] or {}, plan["backup"] or {}
-    return ["etcd-ops", "MARK", "10", "0", tls.get("via", "mount"), *[tls.get(k, "") for k in ("cacert", "cert", "key")],
-            plan["endpoint"], str(plan["quota_arg"] or ""), br.get("base", ""), br.get("cacert", ""),
-            metrics_ms(window), GREP_ERE_COMPACT, *plan["configs"]]
+    return script_argv(plan, "MARK", 10, False, True, window)
 
 
 def main() -> int:
@@ -63,12 +60,12 @@ def main() -> int:
         listed = api(context).list_pod_for_all_namespaces(label_selector=SELECTOR, _preload_content=False)
         for pod in json.loads(listed.data)["items"]:
             jobs.append((context, pod["metadata"]["namespace"], pod["metadata"]["name"],
-                         script_argv(pod, opts.container, opts.metrics_window)))
+                         pod_argv(pod, opts.container, opts.metrics_window)))
 
     def one(job) -> int:
         context, namespace, pod, argv = job
         out = stream(api(context).connect_get_namespaced_pod_exec, pod, namespace, container=opts.container,
-                     command=["bash", "-c", SCRIPT, *argv], stdout=True, stderr=True, stdin=False, tty=False)
+                     command=argv, stdout=True, stderr=True, stdin=False, tty=False)
         count = out.count("BEGIN")
         if count < 6:
             print(f"{context} {namespace}/{pod}: {count} sections: {out.strip()[-300:]}", file=sys.stderr)

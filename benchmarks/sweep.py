@@ -54,8 +54,6 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import limit  # noqa: E402  (L, and the pure per-pod plan A uses)
 
 ETCDS = ["etcd-main", "etcd-events"]
-TLS = ["--cacert=/proc/1/root/var/etcd/ssl/ca/bundle.crt", "--cert=/proc/1/root/var/etcd/ssl/client/tls.crt",
-       "--key=/proc/1/root/var/etcd/ssl/client/tls.key"]
 COMMANDS = [["endpoint", "status", "-w", "json"], ["endpoint", "health", "-w", "json"],
             ["member", "list", "-w", "json"], ["alarm", "list", "-w", "json"]]
 
@@ -324,10 +322,7 @@ def main() -> None:
     results["ratios"] = {k: round(v, 2) for k, v in ratios.items()}
     for k, v in results["ratios"].items():
         print(f"  {k:32} {v}")
-    out = REPO / "benchmarks" / "results" / f"sweep-{time.strftime('%Y-%m-%dT%H%M')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"\nwritten: {out}")
+    write_results(results, "sweep")
 
 
 def write_results(results: dict, label: str) -> None:
@@ -349,7 +344,7 @@ def seed(opts, results: dict, state: Path, env: dict, image: str, work: Path, sw
     points = []
     for size in sizes:
         kubeconfig = fleet.up(state, opts.clusters, ETCDS, 3, env["TESTBED_REGISTRY"], testbed_infra.insecure_registries(),
-                              log=lambda m: None, shape="seed", shoots=size)
+                              log=lambda m: None, shape="seed", shoot_count=size)
         shoots = [sh for i in range(1, opts.clusters + 1) for sh in workloads.load_shoots(state / "fleet" / f"testbed-{i}")]
         etcds = sum(1 for sh in shoots for e in sh.etcds if e.replicas)
         members = sum(len(sh.pods()) for sh in shoots)

@@ -133,6 +133,16 @@ def member_plan(spec: dict, debug: dict, target: str = "etcd") -> dict:
             "quota_arg": _druid.quota_from_args(spec, target), "backup": br}
 
 
+def script_argv(plan: dict, marker: str, timeout: int, detail: bool, backup: bool, window) -> list[str]:
+    """bash -c SCRIPT with its positional arguments for one member, from member_plan (backup: ask
+    backup-restore; window: metrics_window). benchmarks/limit.py runs the same."""
+    tls, br = plan["tls"] or {}, (plan["backup"] if backup else None) or {}
+    return ["bash", "-c", SCRIPT, "etcd-ops", marker, str(timeout), "1" if detail else "0",
+            tls.get("via", "mount"), *[tls.get(k, "") for k in ("cacert", "cert", "key")],
+            plan["endpoint"], str(plan["quota_arg"] or ""), br.get("base", ""), br.get("cacert", ""),
+            metrics_ms(window), _metrics.GREP_ERE_COMPACT, *plan["configs"]]
+
+
 def metrics_ms(window) -> str:
     """The script's METRICS_MS: 'off' for a negative (or no) window, else milliseconds."""
     if window is None or window < 0:
@@ -446,10 +456,8 @@ def collect_member(api, namespace: str, pod_name: str, wanted: str | None, param
     plan = member_plan(spec, debug, params["target_container"])
     tls, br = plan["tls"], plan["backup"] if params["backup_restore"] else None
     marker = "ETCDOPS-" + secrets.token_hex(8)
-    script = ["bash", "-c", SCRIPT, "etcd-ops", marker, str(params["timeout"]), "1" if params.get("detail") else "0",
-              (tls or {}).get("via", "mount"), *[(tls or {}).get(k, "") for k in ("cacert", "cert", "key")],
-              plan["endpoint"], str(plan["quota_arg"] or ""), (br or {}).get("base", ""), (br or {}).get("cacert", ""),
-              metrics_ms(params.get("metrics_window")), _metrics.GREP_ERE_COMPACT, *plan["configs"]]
+    script = script_argv(plan, marker, params["timeout"], bool(params.get("detail")), bool(params["backup_restore"]),
+                         params.get("metrics_window"))
     argv = ["etcdctl", f"--endpoints={plan['endpoint']}"]
     if tls:
         argv += [f"--{k}={tls['display'][k]}" for k in ("cacert", "cert", "key")]

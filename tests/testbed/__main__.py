@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
             env = infra_up(state, log=lambda m: print(m, file=sys.stderr))
             path = fleet.up(state, args.clusters, [e for e in args.etcds.split(",") if e], args.members,
                             env["TESTBED_REGISTRY"], insecure_registries(), log=lambda m: print(m, file=sys.stderr),
-                            shape=args.shape, shoots=args.shoots)
+                            shape=args.shape, shoot_count=args.shoots)
             print(path)
         elif args.cmd == "fault":
             from . import faults

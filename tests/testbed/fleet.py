@@ -308,14 +308,14 @@ def workload_images(state: Path, registry_host: str, log=print) -> dict[str, str
 
 
 def up(state: Path, count: int, etcds: list[str], members: int, registry_host: str,
-       insecure_registries: list[str], log=print, shape: str = "seed", shoots: int | None = None) -> Path:
+       insecure_registries: list[str], log=print, shape: str = "seed", shoot_count: int | None = None) -> Path:
     """Start (or reuse) clusters 1..count with their workloads; returns the kubeconfig path.
     shape 'seed': every cluster holds the shoot namespaces of workloads.shoots_for; 'minimal':
-    only the first (etcds x members); shoots: namespaces per cluster of a seed (workloads.shoots_for)."""
+    only the first (etcds x members); shoot_count: namespaces per cluster of a seed (workloads.shoots_for)."""
     from . import kube, workloads
     start = time.monotonic()
     binaries.ensure(log)
-    shoots = {i: workloads.shoots_for(i, etcds, members, shape, shoots) for i in range(1, count + 1)}
+    shoots = {i: workloads.shoots_for(i, etcds, members, shape, shoot_count) for i in range(1, count + 1)}
     refs = workload_images(state, registry_host, log)
     log(f"  workload images in {registry_host} ({time.monotonic() - start:.1f}s)")
     pki_root = fleet_pki(state)
