@@ -403,10 +403,7 @@ def execute(api, params: dict, check_mode: bool, where: str) -> dict:
     """Everything etcd_wrapper.ops.etcd_defrag does; returns the result."""
     started = time.monotonic()
     params = dict(params)
-    names = [p.get("name") if isinstance(p, dict) else p for p in params.get("pods") or []]
-    if not all(isinstance(n, str) and n for n in names):
-        raise UsageError("every entry of pods must be a pod name or a pod dict with a name (as etcd_cluster_info returns)")
-    params["pods"] = names
+    params["pods"] = _member.pod_names(params.get("pods"))  # a pod named twice is refused in _validate
     _validate(params)
     if not check_mode and not params.get("allow_write"):
         raise UsageError(f"refusing to defragment {params['namespace']}/{params['etcd']}: defragmentation, "

@@ -54,15 +54,21 @@ run() {
   printf '\n%s STDERR %s\n' "$m" "$n"; cat "$t/e"
   printf '\n%s END %s\n' "$m" "$n"
 }
-quota() {
+# conf KEY: "VALUE FILE" from the first etcd config that sets KEY, each read in the etcd process
+# root first, then here (quotes, blanks and YAML list brackets dropped from VALUE)
+conf() {
   for f in "${confs[@]}"; do
     for p in "$root$f" "$f"; do
       if [ -r "$p" ]; then
-        v=$(sed -n 's/^quota-backend-bytes:[[:space:]]*//p' "$p" | tr -d "'\" ")
-        [ -n "$v" ] && { echo "$v config $f"; return 0; }
+        v=$(sed -n "s/^$1:[[:space:]]*//p" "$p" | tr -d "'\" []")
+        [ -n "$v" ] && { printf '%s %s\n' "$v" "$f"; return 0; }
       fi
     done
   done
+  return 1
+}
+quota() {
+  if c=$(conf quota-backend-bytes); then echo "${c%% *} config ${c#* }"; return 0; fi
   [ -n "$qarg" ] && { echo "$qarg args"; return 0; }
   echo "no readable etcd config at ${confs[*]} (in the etcd process root $root or here)" >&2; return 1
 }
@@ -74,14 +80,9 @@ get() {
 # first of listen-metrics-urls when the etcd config names one (0.0.0.0 read as 127.0.0.1: the debug
 # container shares the pod's network). The first output line is when it was read (ms since epoch).
 murl="$ep/metrics"
-for f in "${confs[@]}"; do
-  for p in "$root$f" "$f"; do
-    if [ -r "$p" ]; then
-      v=$(sed -n 's/^listen-metrics-urls:[[:space:]]*//p' "$p" | tr -d "'\" []" | cut -d, -f1)
-      [ -n "$v" ] && { murl=$(printf '%s' "$v" | sed -E 's#://(0\.0\.0\.0|::)(:|/|$)#://127.0.0.1\2#')/metrics; break 2; }
-    fi
-  done
-done
+if c=$(conf listen-metrics-urls); then
+  c=${c%% *}; murl=$(printf '%s' "${c%%,*}" | sed -E 's#://(0\.0\.0\.0|::)(:|/|$)#://127.0.0.1\2#')/metrics
+fi
 mc=(curl -sS --max-time "$to")
 [ -n "$ca" ] && mc+=(--cacert "$ca" --cert "$cert" --key "$key")
 mread() {

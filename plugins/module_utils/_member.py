@@ -47,6 +47,19 @@ ETCD_MEMBERS_ARG_SPEC = dict(
 REDACTED = "********"
 
 
+def pod_names(pods: list | None) -> list[str]:
+    """The names in ETCD_MEMBERS_ARG_SPEC's pods: pod names or etcd_cluster_info's pod dicts
+    ({'name': ...}), in order, duplicates kept (the caller decides what a duplicate means)."""
+    names = []
+    for pod in pods or []:
+        name = pod.get("name") if isinstance(pod, dict) else pod
+        if not isinstance(name, str) or not name:
+            raise UsageError("every entry of pods must be a pod name or a pod dict with a name "
+                             f"(as etcd_cluster_info returns), got {str(pod)[:100]}")
+        names.append(name)
+    return names
+
+
 def command_words(args: list[str]) -> tuple[str, ...]:
     """The command (and subcommand) of etcdctl arguments, skipping global flags."""
     words = []

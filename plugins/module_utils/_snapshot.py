@@ -164,15 +164,9 @@ def private_dirs(path: str) -> None:
 # ---------------------------------------------------------------- member choice
 
 def pod_names(pods: list) -> list[str]:
-    """Pod names from names or etcd_cluster_info's pod dicts ({'name': ...}), duplicates dropped."""
-    names = []
-    for pod in pods or []:
-        name = pod.get("name") if isinstance(pod, dict) else pod
-        if not isinstance(name, str) or not name:
-            raise UsageError(f"pods must be pod names or dicts with a name, got {str(pod)[:100]}")
-        if name not in names:
-            names.append(name)
-    return names
+    """Pod names from names or etcd_cluster_info's pod dicts ({'name': ...}), duplicates dropped:
+    one snapshot is taken from one member, so a pod named twice changes nothing."""
+    return list(dict.fromkeys(_member.pod_names(pods)))
 
 
 def _first(doc):

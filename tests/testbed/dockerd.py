@@ -84,7 +84,7 @@ def up(state: Path, insecure_registries: list[str]) -> dict:
                 "--iptables=false", "--ip-masq=false", "--bridge=none"]
         for reg in insecure_registries:
             argv += ["--insecure-registry", reg]
-        procs.start(SERVICE, argv, state)
+        procs.start(SERVICE, argv, state, ports=(PORT,))
     procs.wait_for(lambda: _answers(state) and procs.port_open(PORT) and procs.port_open(PORT, MISMATCH_ADDR),
                    f"its API on {socket_path(state)} and TLS on port {PORT}", SERVICE, state, timeout=60)
     return {**paths, "socket": f"unix://{socket_path(state)}", "tcp": f"tcp://127.0.0.1:{PORT}",

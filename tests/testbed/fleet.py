@@ -171,7 +171,7 @@ def start_storage(cluster: Cluster) -> None:
         "--listen-client-urls", f"http://127.0.0.1:{port}", "--advertise-client-urls", f"http://127.0.0.1:{port}",
         "--listen-peer-urls", f"http://127.0.0.1:{port + 1}", "--initial-advertise-peer-urls", f"http://127.0.0.1:{port + 1}",
         "--initial-cluster", f"storage=http://127.0.0.1:{port + 1}", "--log-level", "warn",
-    ], cluster.state)
+    ], cluster.state, ports=(port, port + 1))
 
 
 def start_apiserver(cluster: Cluster, pki_root: Path) -> None:
@@ -193,7 +193,7 @@ def start_apiserver(cluster: Cluster, pki_root: Path) -> None:
         f"--kubelet-client-key={pki_root / 'kubelet-client' / 'tls.key'}",
         "--kubelet-preferred-address-types=InternalIP",
         "--profiling=false", "--v=0",
-    ], cluster.state)
+    ], cluster.state, ports=(cluster.api_port,))
 
 
 def _used_subnets(state: Path) -> list:
@@ -259,7 +259,7 @@ def start_node(cluster: Cluster, pki_root: Path, insecure_registries: list[str])
         "--network", cluster.network, "--state-dir", str(cluster.dir / "node"), "--internal-ip", "127.0.0.1",
         "--podman-api", str(engine.socket_path(cluster.state)),
         "--apiserver-forward", f"{gateway}:443=127.0.0.1:{cluster.api_port}",
-    ], cluster.state, env=env)
+    ], cluster.state, env=env, ports=(cluster.kubelet_port,))
 
 
 def wait_ready(cluster: Cluster, pki_root: Path, timeout: float = 90) -> None:

@@ -37,12 +37,22 @@ def read_pid(pidfile: Path) -> int | None:
     return pid if pid_alive(pid) else None
 
 
-def start(name: str, argv: list[str], state: Path, env: dict[str, str] | None = None) -> int:
-    """Start argv detached (own session), log to state/logs/<name>.log, record its PID."""
+def start(name: str, argv: list[str], state: Path, env: dict[str, str] | None = None,
+          ports: tuple[int, ...] = ()) -> int:
+    """Start argv detached (own session), log to state/logs/<name>.log, record its PID.
+
+    ports: the 127.0.0.1 ports it will listen on. One already taken while this state dir has no
+    such process means another fleet (another TESTBED_DIR) runs on this host: its registry or API
+    server would answer in place of ours, so that is an error, not a silent mix of two fleets."""
     pidfile = state / "run" / f"{name}.pid"
     pid = read_pid(pidfile)
     if pid:
         return pid
+    for port in ports:
+        if port_open(port):
+            raise TestbedError(f"{name}: 127.0.0.1:{port} is already taken by {port_owner(port)}; another testbed? "
+                               "stop it (python -m testbed down with its TESTBED_DIR) or move this one "
+                               "(TESTBED_PORT_BASE, TESTBED_REGISTRY_PORT)")
     (state / "run").mkdir(parents=True, exist_ok=True)
     (state / "logs").mkdir(parents=True, exist_ok=True)
     log = open(state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
@@ -114,6 +124,19 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.3)
         return sock.connect_ex((host, port)) == 0
+
+
+def port_owner(port: int) -> str:
+    """'pid N (command line)' of the process listening on 127.0.0.1:port, as ss shows it."""
+    out = subprocess.run(["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=False).stdout
+    pid = out.partition("pid=")[2].partition(",")[0]
+    if not pid.isdigit():
+        return "an unknown process"
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        cmdline = "?"
+    return f"pid {pid} ({cmdline[:160]})"
 
 
 def free_port() -> int:

@@ -33,7 +33,7 @@ def up(state: Path, port: int, htpasswd: tuple[str, str] | None = None, readonly
             + f"http:\n  addr: 127.0.0.1:{port}\n"
             + auth
         )
-        procs.start(name, ["docker-registry", "serve", str(root / "config.yml")], state)
+        procs.start(name, ["docker-registry", "serve", str(root / "config.yml")], state, ports=(port,))
     procs.wait_for(lambda: procs.port_open(port), f"port {port}", name, state, timeout=20)
     return f"127.0.0.1:{port}"
 

@@ -406,3 +406,20 @@ def test_seed_shape_with_more_shoots_is_mostly_single_member():
         workloads.shoots_for(1, ["etcd-main"], 3, shape="minimal", shoots=10)
     with pytest.raises(procs.TestbedError, match="5..500"):
         workloads.shoots_for(1, ["etcd-main"], 3, shoots=4)
+
+
+def test_a_port_held_by_another_fleet_is_a_clear_error_and_nothing_starts(tmp_path):
+    """Two fleets on one host (two TESTBED_DIRs, the same ports) must not mix: the second one's
+    registry or API server would answer from the first's. procs.start refuses, naming the holder."""
+    import os
+    import socket
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        with pytest.raises(procs.TestbedError) as err:
+            procs.start("registry-x", ["sleep", "30"], tmp_path, ports=(port,))
+    message = str(err.value)
+    assert f"127.0.0.1:{port} is already taken by pid {os.getpid()} (" in message and "\n" not in message
+    assert "another testbed?" in message
+    assert not (tmp_path / "run" / "registry-x.pid").exists()

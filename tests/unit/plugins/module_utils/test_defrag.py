@@ -480,8 +480,9 @@ def test_move_leader_only_from_the_member_that_leads(monkeypatch):
     ({"min_fragmentation": 1.5, "allow_write": True}, "min_fragmentation must be between 0 and 1, got 1.5"),
     ({"quota_margin": -0.1, "allow_write": True}, "quota_margin must be between 0 and 1, got -0.1"),
     ({"gate_timeout": -1, "allow_write": True}, "gate_timeout must not be negative, got -1"),
-    ({"pods": [{"namespace": "ns"}]}, "every entry of pods must be a pod name or a pod dict with a name (as etcd_cluster_info returns)"),
-    ({"pods": [1]}, "every entry of pods must be a pod name or a pod dict with a name (as etcd_cluster_info returns)"),
+    ({"pods": [{"namespace": "ns"}]}, "every entry of pods must be a pod name or a pod dict with a name "
+                                      "(as etcd_cluster_info returns), got {'namespace': 'ns'}"),
+    ({"pods": [1]}, "every entry of pods must be a pod name or a pod dict with a name (as etcd_cluster_info returns), got 1"),
 ])
 def test_refusals_before_any_call(params, message):
     base = dict(DEFAULTS, namespace="ns", etcd="etcd-events", pods=PODS, container="etcd-debug", tls="auto", allow_write=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 
 from ansible_collections.etcd_wrapper.ops.plugins.module_utils import _findings, _health
@@ -241,3 +242,45 @@ def test_metrics_reads_become_the_members_summary_and_findings():
     failed = _health.metrics_view({"rc": 7, "out": f"{t1}", "err": "curl: (7) Failed to connect to etcd-main-local port 2379"}, None)
     assert failed == {"error": "curl: (7) Failed to connect to etcd-main-local port 2379"}
     assert _health.metrics_ms(3) == "3000" and _health.metrics_ms(0) == "0" and _health.metrics_ms(-1) == "off"
+
+
+# ---------------------------------------------------------------- the member script's config reading
+
+
+def run_script(tmp_path: Path, configs: list[str], quota_arg: str = "") -> dict[str, dict]:
+    """SCRIPT run here by bash, with etcdctl and curl stubs that print their arguments (no etcd, no
+    pod: no etcd process is found, so configs are read in /proc/1/root, then as given)."""
+    import os
+    import subprocess
+    stubs = tmp_path / "bin"
+    stubs.mkdir(exist_ok=True)
+    for tool in ("etcdctl", "curl"):
+        (stubs / tool).write_text(f'#!/bin/sh\necho "{tool} $*" >&2\nexit 7\n')
+        (stubs / tool).chmod(0o755)
+    plan = {"tls": None, "endpoint": "http://127.0.0.1:2379", "quota_arg": quota_arg, "backup": None, "configs": configs}
+    argv = _health.script_argv(plan, "MK", 2, False, False, 0)
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30,
+                         env={"PATH": f"{stubs}:{os.environ['PATH']}"}).stdout
+    return _health.parse_sections(out, "MK")
+
+
+def test_script_reads_quota_and_metrics_url_from_the_first_config_that_sets_them(tmp_path):
+    (tmp_path / "druid.yaml").write_text("name: etcd-main-0\nlisten-metrics-urls: 'http://0.0.0.0:2381,http://x:9'\n")
+    (tmp_path / "other.yaml").write_text('quota-backend-bytes: "8589934592"\nlisten-metrics-urls: http://y:1\n')
+    sections = run_script(tmp_path, [str(tmp_path / "absent.yaml"), str(tmp_path / "druid.yaml"), str(tmp_path / "other.yaml")],
+                          quota_arg="123")
+    # the quota from the first config that sets it (druid.yaml does not), the args' quota unused
+    assert sections["quota"] == {"rc": 0, "out": f"8589934592 config {tmp_path / 'other.yaml'}", "err": ""}
+    # listen-metrics-urls from druid.yaml: its first URL, 0.0.0.0 read as 127.0.0.1
+    assert re.fullmatch(r"curl -sS --max-time 2 -o /\S+/mraw http://127\.0\.0\.1:2381/metrics", sections["metrics1"]["err"])
+    assert sections["status"]["err"] == "etcdctl --endpoints=http://127.0.0.1:2379 --command-timeout=2s endpoint status -w json"
+
+
+def test_script_without_a_config_takes_the_args_quota_or_says_where_it_looked(tmp_path):
+    (tmp_path / "plain.yaml").write_text("name: etcd-events-0\n")
+    sections = run_script(tmp_path, [str(tmp_path / "plain.yaml")], quota_arg="4294967296")
+    assert sections["quota"]["out"] == "4294967296 args"
+    assert sections["metrics1"]["err"].endswith(" http://127.0.0.1:2379/metrics")  # etcd's client URL
+    sections = run_script(tmp_path, [str(tmp_path / "plain.yaml")])
+    where = f"no readable etcd config at {tmp_path / 'plain.yaml'} (in the etcd process root /proc/1/root or here)"
+    assert sections["quota"] == {"rc": 1, "out": "", "err": where}

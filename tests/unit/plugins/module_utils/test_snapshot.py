@@ -139,7 +139,8 @@ def test_check_dest(tmp_path):
 def test_pod_names():
     assert _snapshot.pod_names(["etcd-main-0", {"name": "etcd-main-1", "namespace": "x"}, "etcd-main-0"]) == \
         ["etcd-main-0", "etcd-main-1"]
-    with pytest.raises(UsageError, match="pods must be pod names or dicts with a name"):
+    with pytest.raises(UsageError, match=r"^every entry of pods must be a pod name or a pod dict with a name "
+                                         r"\(as etcd_cluster_info returns\), got \{'namespace': 'x'\}$"):
         _snapshot.pod_names([{"namespace": "x"}])
 
 
