@@ -52,7 +52,7 @@ def start(name: str, argv: list[str], state: Path, env: dict[str, str] | None = 
         if port_open(port):
             raise TestbedError(f"{name}: 127.0.0.1:{port} is already taken by {port_owner(port)}; another testbed? "
                                "stop it (python -m testbed down with its TESTBED_DIR) or move this one "
-                               "(TESTBED_PORT_BASE, TESTBED_REGISTRY_PORT)")
+                               "(TESTBED_PORT_BASE, TESTBED_*_PORT)")
     (state / "run").mkdir(parents=True, exist_ok=True)
     (state / "logs").mkdir(parents=True, exist_ok=True)
     log = open(state / "logs" / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
