@@ -185,20 +185,21 @@ def nospace(state: Path, index: int, etcd: str, namespace: str | None = None, ki
         # etcd raises NOSPACE on the file size (bbolt's high-water mark), which can run well ahead of
         # the data in use: a CI run (2026-12-01) stopped at 1.6 MiB in use of 2 MiB, and the recovery
         # then passed. Refill until the data in use is at least 0.85 of the quota.
-        in_use = _min_in_use(state, index, etcd, ns)
+        in_use = min((used for _size, used in db_sizes(state, index, etcd, ns)[0]), default=0)
         if in_use >= 0.85 * SMALL_QUOTA:
             return (f"testbed-{index}: {ns}/{etcd} NOSPACE alarm raised (quota {SMALL_QUOTA} bytes, "
                     f"{in_use} in use, attempt {attempt})")
     raise procs.TestbedError(f"{ns}/{etcd}: NOSPACE with only {in_use} of {SMALL_QUOTA} bytes in use after 6 fills")
 
 
-def _min_in_use(state: Path, index: int, etcd: str, ns: str) -> int:
-    """The smallest dbSizeInUse of the etcd's members (0 when one does not answer)."""
+def db_sizes(state: Path, index: int, etcd: str, ns: str) -> tuple[list[tuple[int, int]], str]:
+    """(dbSize, dbSizeInUse) of every member that answers `endpoint status` (none when the output
+    does not parse), and etcdctl's stderr."""
     status = etcdctl(state, index, etcd, "endpoint", "status", "-w", "json", all_members=True, namespace=ns)
     try:
-        return min(e["Status"]["dbSizeInUse"] for e in json.loads(status.stdout))
+        return [(e["Status"]["dbSize"], e["Status"]["dbSizeInUse"]) for e in json.loads(status.stdout)], status.stderr
     except (ValueError, LookupError, TypeError):
-        return 0
+        return [], status.stderr
 
 
 def heal(state: Path, index: int | None = None) -> list[str]:
@@ -254,16 +255,13 @@ def fragment(state: Path, index: int, etcd: str, mib: int, namespace: str | None
     while True:
         etcdctl(state, index, etcd, "put", "/fault/fragment-tick", "x", namespace=ns)
         etcdctl(state, index, etcd, "del", "/fault/fragment-tick", namespace=ns)
-        status = etcdctl(state, index, etcd, "endpoint", "status", "-w", "json", all_members=True, namespace=ns)
-        try:
-            free = [e["Status"]["dbSize"] - e["Status"]["dbSizeInUse"] for e in json.loads(status.stdout)]
-        except (ValueError, LookupError, TypeError):
-            free = []
+        sizes, stderr = db_sizes(state, index, etcd, ns)
+        free = [size - used for size, used in sizes]
         if free and min(free) >= want:
             return f"testbed-{index}: {ns}/{etcd} fragmented ({mib} MiB written, deleted and compacted)"
         if time.monotonic() > deadline:
             raise procs.TestbedError(f"{ns}/{etcd}: members still hold their compacted pages after 30s "
-                                     f"(free bytes {free}, want {want} each): {status.stderr.strip()}")
+                                     f"(free bytes {free}, want {want} each): {stderr.strip()}")
         time.sleep(0.5)
 
 
