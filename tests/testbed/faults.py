@@ -182,8 +182,9 @@ def nospace(state: Path, index: int, etcd: str, namespace: str | None = None, ki
         if kind == "history":
             return f"testbed-{index}: {ns}/{etcd} NOSPACE alarm raised (quota {SMALL_QUOTA} bytes)"
         # keys: the live data must stay above the recovery's margin (0.80 of the quota) after a defrag.
-        # etcd raises NOSPACE on the file size (bbolt's high-water mark), which can run well ahead of
-        # the data in use: a CI run (2026-12-01) stopped at 1.6 MiB in use of 2 MiB, and the recovery
+        # etcd raises NOSPACE on the file size, bbolt's high-water mark (etcd v3.5.35
+        # server/etcdserver/quota.go, backendQuota.Available: Backend().Size() + cost < quota),
+        # which can run well ahead of the data in use: a CI run (2026-12-01) stopped at 1.6 MiB in use of 2 MiB, and the recovery
         # then passed. Refill until the data in use is at least 0.85 of the quota.
         in_use = min((used for _size, used in db_sizes(state, index, etcd, ns)[0]), default=0)
         if in_use >= 0.85 * SMALL_QUOTA:
